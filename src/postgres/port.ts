@@ -1,0 +1,103 @@
+/**
+ * The PostgreSQL port the agent drives. `src/postgres/manager.ts` implements it on a real PostgreSQL
+ * (pg_ctl, initdb, pg_basebackup, pg_rewind, npm:postgres); the simulation implements it in memory.
+ */
+
+/** A walsender row from pg_stat_replication (Patroni's `replication` field). */
+export interface ReplicationRow {
+  usename: string;
+  application_name: string;
+  client_addr: string | null;
+  state: string;
+  sync_state: string;
+  sync_priority: number;
+  /** flush_lsn as bytes, when known. */
+  flush_lsn?: number;
+  replay_lsn?: number;
+  write_lsn?: number;
+}
+
+/** What one observation of the local PostgreSQL found. */
+export interface PgState {
+  /** The data directory has no PG_VERSION (never initialised, or wiped). */
+  dataDirEmpty: boolean;
+  /** A postmaster for this data directory is alive (postmaster.pid + signal 0). */
+  running: boolean;
+  pid: number | null;
+  /** A SQL connection succeeded. */
+  accepting: boolean;
+  /** pg_is_in_recovery(); null when not connected. */
+  inRecovery: boolean | null;
+  timeline: number | null;
+  /** Database system identifier (pg_controldata), null if unknown. */
+  sysid: string | null;
+  /** pg_controldata "Database cluster state". */
+  controlState: string | null;
+  /** Primary: flush LSN; replica: max(receive, replay); 0 if unknown. */
+  xlogLocation: number;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  /** Replica: `streaming` when the WAL receiver streams, else `in archive recovery`. */
+  replicationState: "streaming" | "in archive recovery" | null;
+  /** `host:port` of primary_conninfo currently in effect, or null. */
+  upstream: string | null;
+  pendingRestart: boolean;
+  pendingRestartReason: Record<string, { old_value: string; new_value: string }>;
+  serverVersion: number | null;
+  postmasterStartTime: string | null;
+  replication: ReplicationRow[];
+  /** Replay paused (pg_is_wal_replay_paused). */
+  replayPaused: boolean;
+  replayedTimestamp: string | null;
+}
+
+export interface Upstream {
+  host: string;
+  port: number;
+  /** Slot on the upstream to stream from (Patroni: member slot name of this node). */
+  slot?: string;
+  /** Remote standby-cluster source extras. */
+  restoreCommand?: string;
+}
+
+export type StopMode = "smart" | "fast" | "immediate";
+
+export interface StartOptions {
+  /** Start as primary (no standby.signal) or replica of `upstream` (standby.signal; no upstream = archive recovery only). */
+  role: "primary" | "replica";
+  upstream?: Upstream | null;
+  /** Seconds to wait until PostgreSQL accepts connections; false returned on timeout (it keeps starting). */
+  timeoutS: number;
+}
+
+export interface PostgresPort {
+  observe(): Promise<PgState>;
+  /** initdb with bootstrap.initdb options, render config, start, create users, run post_bootstrap. */
+  bootstrap(): Promise<void>;
+  /** Clone from a running member (pg_basebackup or a configured replica method). */
+  createReplica(source: Upstream & { connUrl?: string }): Promise<void>;
+  /** Render postgresql.conf (+ recovery settings) and start; resolves when accepting or on timeout. */
+  start(opts: StartOptions): Promise<boolean>;
+  stop(mode: StopMode, timeoutS: number): Promise<boolean>;
+  /** Promote to primary (pg_ctl promote -w). */
+  promote(timeoutS: number): Promise<boolean>;
+  /** Point a running replica at a new upstream (primary_conninfo/slot) and reload or restart as needed. */
+  follow(upstream: Upstream | null): Promise<void>;
+  /** pg_rewind from a running primary; false when it failed. */
+  rewind(source: Upstream): Promise<boolean>;
+  /** Would this replica need pg_rewind to follow `source` (diverged timeline)? */
+  needsRewind(source: Upstream): Promise<boolean>;
+  /** Remove the data directory (re-clone on next cycle). */
+  removeDataDirectory(): Promise<void>;
+  checkpoint(): Promise<void>;
+  reload(): Promise<void>;
+  /** Apply dynamic parameters: rewrite config, reload; returns whether a restart is pending. */
+  applyParameters(params: Record<string, string | number | boolean>): Promise<{ pendingRestart: boolean }>;
+  /** Primary: make the physical replication slots exactly `names` (plus permanent ones kept by caller). */
+  syncReplicationSlots(names: string[]): Promise<void>;
+  /** Set synchronous_standby_names (null = none) and reload. */
+  setSynchronousStandbyNames(ssn: string | null): Promise<void>;
+  /** Run one SQL query (ctl query, Citus); rows as objects. */
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
