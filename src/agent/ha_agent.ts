@@ -1,0 +1,671 @@
+/**
+ * The HA loop: observe (DCS snapshot + local PostgreSQL + peers) → decide (pure, src/ha/decide.ts) → act
+ * (this file's executor). One log line per cycle says what was decided and why.
+ *
+ * All effects go through ports (Dcs, PostgresPort, PeerClient, Clock), so the same code runs against real
+ * etcd/PostgreSQL and inside the deterministic simulation.
+ */
+import type { Config } from "../config/schema.ts";
+import { type DynamicConfig, toPatroniDynamic } from "../config/dynamic.ts";
+import type { ClusterSnapshot, Dcs, FailoverValue, HistoryEntry, LeaderKey, Versioned } from "../dcs/types.ts";
+import { decide } from "../ha/decide.ts";
+import { findMember, slotNameFor } from "../ha/members.ts";
+import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
+import { initialMemory } from "../ha/types.ts";
+import type { PgState, PostgresPort, Upstream } from "../postgres/port.ts";
+import type { Clock } from "../util/clock.ts";
+import type { AgentHooks, HookContext } from "./hooks.ts";
+import { noHooks } from "./hooks.ts";
+import type { Logger } from "./log.ts";
+import { buildMemberData } from "./member_data.ts";
+import type { PeerClient } from "./peers.ts";
+import type { AgentView, PgRunState } from "./status.ts";
+import { DynamicState } from "./dynamic_state.ts";
+
+export interface HaAgentDeps {
+  config: Config;
+  dcs: Dcs;
+  pg: PostgresPort & { setDynamicConfig?(d: DynamicConfig): void };
+  peers: PeerClient;
+  clock: Clock;
+  log: Logger;
+  hooks?: AgentHooks;
+  /** Initial dynamic config (cache file or bootstrap.dcs). */
+  dynamic: DynamicConfig;
+  /** Persist the dynamic config cache (Patroni's patroni.dynamic.json). */
+  saveDynamicCache?: (d: DynamicConfig) => Promise<void>;
+  /** Observe-only: run the full loop, log and publish what would be done, change nothing. */
+  observeOnly?: boolean;
+  /** Liveness of the local postmaster without SQL (cheap, polled to wake the loop on death). */
+  postmasterAlive?: () => boolean;
+}
+
+const emptyPg = (): PgState => ({
+  dataDirEmpty: true,
+  running: false,
+  pid: null,
+  accepting: false,
+  inRecovery: null,
+  timeline: null,
+  sysid: null,
+  controlState: null,
+  xlogLocation: 0,
+  receiveLsn: null,
+  replayLsn: null,
+  replicationState: null,
+  upstream: null,
+  pendingRestart: false,
+  pendingRestartReason: {},
+  serverVersion: null,
+  postmasterStartTime: null,
+  replication: [],
+  replayPaused: false,
+  replayedTimestamp: null,
+});
+
+export class HaAgent {
+  readonly memory = initialMemory();
+  readonly dyn: DynamicState;
+  #cluster: ClusterSnapshot | null = null;
+  #dcsLastSeen: number | null = null;
+  #pg: PgState = emptyPg();
+  #state: PgRunState = "stopped";
+  #role = "uninitialized";
+  #lastDecision: Decision | null = null;
+  #asyncAction: string | null = null;
+  #nextRunAt = 0;
+  #wake: AbortController = new AbortController();
+  #stoppedByUs = false;
+  #lastMessage = "";
+  #checkpointAfterPromote: boolean | undefined;
+  readonly #hooks: AgentHooks;
+
+  constructor(readonly deps: HaAgentDeps) {
+    this.dyn = new DynamicState(deps.dynamic, deps.log);
+    this.#hooks = deps.hooks ?? noHooks;
+  }
+
+  get name(): string {
+    return this.deps.config.name;
+  }
+
+  view(): AgentView {
+    const now = this.deps.clock.now();
+    return {
+      config: this.deps.config,
+      dynamic: this.dyn.current,
+      cluster: this.#cluster,
+      dcsLastSeen: this.#dcsLastSeen === null ? null : Math.floor(this.#dcsLastSeen / 1000),
+      pg: this.#pg,
+      state: this.#state,
+      role: this.#role,
+      isLeader: this.memory.leaderValidUntil > now,
+      leaderValidUntil: this.memory.leaderValidUntil,
+      paused: this.dyn.current.pause,
+      failsafeActive: this.memory.failsafeActive,
+      watchdogFailed: false,
+      nextRunAt: this.#nextRunAt,
+      lastDecision: this.#lastDecision,
+      scheduledRestart: null,
+      asyncAction: this.#asyncAction,
+    };
+  }
+
+  /** Wake the loop now (API writes, local PostgreSQL death). */
+  wake(): void {
+    this.#wake.abort();
+  }
+
+  /** Run cycles until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.deps;
+    let pgWatch: ReturnType<typeof setInterval> | undefined;
+    if (this.deps.postmasterAlive) {
+      // A dead postmaster wakes the loop at once instead of after loop_wait.
+      let wasAlive = false;
+      pgWatch = setInterval(() => {
+        const alive = this.deps.postmasterAlive!();
+        if (wasAlive && !alive) this.wake();
+        wasAlive = alive;
+      }, 200);
+    }
+    try {
+      while (!signal.aborted) {
+        const started = clock.now();
+        try {
+          await this.cycle();
+        } catch (e) {
+          this.deps.log.error("Unexpected exception raised, please report it as a BUG", {
+            error: e instanceof Error ? e.stack ?? e.message : String(e),
+          });
+        }
+        const loopMs = this.dyn.current.loopWait * 1000;
+        this.#nextRunAt = started + loopMs;
+        const remaining = this.#nextRunAt - clock.now();
+        if (remaining <= 0) {
+          this.deps.log.warn("Loop time exceeded, rescheduling immediately.");
+          continue;
+        }
+        await this.#waitNext(remaining, signal);
+      }
+    } finally {
+      if (pgWatch !== undefined) clearInterval(pgWatch);
+    }
+  }
+
+  async #waitNext(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.#wake.signal.aborted) this.#wake = new AbortController();
+    const both = AbortSignal.any([signal, this.#wake.signal]);
+    const holdsLock = this.#cluster?.leader?.name === this.name;
+    try {
+      if (!holdsLock && this.#dcsLastSeen !== null) {
+        // Non-leaders wait in a DCS watch so a vanished leader is replaced as soon as its lease expires.
+        await this.deps.dcs.watch(this.#cluster?.leader?.version ?? null, ms, both);
+      } else {
+        await this.deps.clock.sleep(ms, both);
+      }
+    } catch {
+      // woken or aborted
+    }
+  }
+
+  /** One HA cycle; returns the decision (also logged and kept for /explain). */
+  async cycle(): Promise<Decision> {
+    const obs = await this.observe();
+    const decision = decide(obs);
+    this.#lastDecision = decision;
+    this.#logDecision(decision);
+    if (this.deps.observeOnly) return decision;
+    await this.act(decision.action, obs);
+    if (obs.dcs.ok) await this.#touchMember();
+    return decision;
+  }
+
+  #logDecision(d: Decision): void {
+    const { log, config } = this.deps;
+    const fields = { code: d.code, action: d.action.type, ...(d.candidates.length ? { candidates: d.candidates } : {}) };
+    const prefix = this.deps.observeOnly ? "[observe-only] " : "";
+    if (config.log.format === "json") log.info(prefix + d.message, fields);
+    else {
+      if (!d.message.startsWith("no action.") && !d.message.startsWith("PAUSE: no action")) {
+        log.info(`Lock owner: ${this.#cluster?.leader?.name ?? "None"}; I am ${this.name}`);
+      }
+      if (d.message !== this.#lastMessage || !d.message.includes("no action")) log.info(prefix + d.message);
+      else log.debug(prefix + d.message);
+    }
+    this.#lastMessage = d.message;
+  }
+
+  async observe(): Promise<Observation> {
+    const { dcs, pg, clock, config } = this.deps;
+    const now = clock.now();
+    let dcsRes: Observation["dcs"];
+    try {
+      const cluster = await dcs.getCluster();
+      dcsRes = { ok: true, cluster };
+      this.#dcsLastSeen = clock.now();
+      if (cluster.leader && cluster.leader.name !== this.name) this.memory.failsafeLeader = null;
+      if (this.dyn.update(cluster)) this.#applyDynamic();
+      if (cluster.leader) this.memory.lastMembersWithLeader = cluster.members.map((m) => m.name);
+      this.#cluster = cluster;
+      if (cluster.leader?.name !== this.name) this.memory.leaderValidUntil = 0;
+    } catch (e) {
+      dcsRes = { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    this.#pg = await pg.observe();
+    this.#trackPgLiveness(now);
+    const cluster = dcsRes.ok ? dcsRes.cluster : null;
+    const needPeers = cluster &&
+      (!cluster.leader || (cluster.failover && Object.keys(cluster.failover.value).length > 0) ||
+        (cluster.leader.name === this.name && !this.#pg.running));
+    const peers = needPeers ? await this.deps.peers.status(cluster.members.filter((m) => m.name !== this.name)) : [];
+    let failsafeAllAccepted: boolean | null = null;
+    const d = this.dyn.current;
+    if (!dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && this.#cluster?.failsafe &&
+      this.name in this.#cluster.failsafe && !d.pause) {
+      const targets = Object.entries(this.#cluster.failsafe).filter(([n]) => n !== this.name)
+        .map(([name, apiUrl]) => ({ name, apiUrl }));
+      failsafeAllAccepted = await this.deps.peers.failsafe(targets, {
+        name: this.name,
+        conn_url: buildMemberData(config, this.#memberState()).conn_url,
+        api_url: buildMemberData(config, this.#memberState()).api_url,
+      });
+      this.memory.failsafeActive = failsafeAllAccepted;
+      if (failsafeAllAccepted) this.memory.leaderValidUntil = clock.now() + d.ttl * 1000;
+    } else if (dcsRes.ok) this.memory.failsafeActive = false;
+    return {
+      now,
+      name: this.name,
+      tags: config.tags as NodeTags,
+      dynamic: d,
+      dcs: dcsRes,
+      pg: this.#pg,
+      peers,
+      failsafeAllAccepted,
+      memory: structuredClone(this.memory),
+      canBootstrap: true,
+      watchdog: { required: config.watchdog.mode === "required", usable: config.watchdog.mode !== "required" },
+      asyncAction: this.#asyncAction,
+      standbyCluster: standbySource(d),
+    };
+  }
+
+  #trackPgLiveness(now: number): void {
+    const pg = this.#pg;
+    if (pg.running) {
+      this.memory.downSince = null;
+      if (pg.accepting) {
+        this.memory.startingSince = null;
+        this.#state = "running";
+        this.#role = pg.inRecovery ? (this.#cluster?.leader?.name === this.name && standbySource(this.dyn.current) ? "standby_leader" : "replica") : "primary";
+      } else this.#state = "starting";
+    } else {
+      if (this.memory.downSince === null) this.memory.downSince = now;
+      this.#state = pg.dataDirEmpty ? "stopped" : this.#stoppedByUs || !this.memory.startedPg ? "stopped" : "crashed";
+      if (pg.dataDirEmpty) this.#role = "uninitialized";
+    }
+  }
+
+  #memberState() {
+    return {
+      state: this.#state,
+      role: this.#role,
+      pg: this.#pg,
+      paused: this.dyn.current.pause,
+      checkpointAfterPromote: this.#checkpointAfterPromote,
+    };
+  }
+
+  async #touchMember(): Promise<void> {
+    try {
+      await this.deps.dcs.touchMember(buildMemberData(this.deps.config, this.#memberState()));
+    } catch (e) {
+      this.deps.log.warn("failed to update member key", { error: String(e) });
+    }
+  }
+
+  #applyDynamic(): void {
+    const d = this.dyn.current;
+    this.deps.dcs.setTimings({ ttlS: d.ttl, loopWaitS: d.loopWait, retryTimeoutS: d.retryTimeout });
+    this.deps.pg.setDynamicConfig?.(d);
+    this.deps.saveDynamicCache?.(d).catch(() => {});
+    if (this.#pg.running) {
+      this.deps.pg.applyParameters(d.postgresql.parameters).catch((e) =>
+        this.deps.log.warn("failed to apply dynamic parameters", { error: String(e) })
+      );
+    }
+  }
+
+  #hookCtx(reason: string, extra: Partial<HookContext> = {}): HookContext {
+    return {
+      scope: this.deps.config.scope,
+      name: this.name,
+      role: this.#role,
+      timeline: this.#pg.timeline,
+      lsn: this.#pg.xlogLocation,
+      reason,
+      ...extra,
+    };
+  }
+
+  #setRole(newRole: string, reason: string): void {
+    const old = this.#role;
+    this.#role = newRole;
+    if (old !== newRole && newRole !== "promoted") {
+      this.#hooks.emit("onRoleChange", this.#hookCtx(reason, { oldRole: old, newRole }));
+    }
+  }
+
+  // ---- executor -------------------------------------------------------------------------------------
+
+  async act(a: Action, obs: Observation): Promise<void> {
+    switch (a.type) {
+      case "none":
+        return;
+      case "bootstrap":
+        return await this.#bootstrap(obs);
+      case "clone":
+        return await this.#clone(a.source, a.sourceName);
+      case "start":
+        return await this.#start(a.role, a.upstream, a.timeoutS, obs);
+      case "acquire_lock":
+        return await this.#acquire(a.standbyLeader, a.failover, obs);
+      case "lead":
+        return await this.#lead(a.promote, a.standbyLeader, a.cleanFailover, obs);
+      case "follow":
+        return await this.#follow(a.upstream, a.leaderName, obs);
+      case "demote":
+        return await this.#demote(a.mode, a.stop, a.releaseLock, a.upstream, obs);
+      case "release_lock":
+        await this.#releaseLock(obs);
+        return;
+      case "clean_failover":
+        await this.deps.dcs.setFailoverValue("{}", a.version);
+        return;
+    }
+  }
+
+  async #bootstrap(obs: Observation): Promise<void> {
+    const { dcs, pg, log, config } = this.deps;
+    if (!(await dcs.initialize(true, ""))) {
+      log.info("failed to acquire initialize lock");
+      return;
+    }
+    this.#asyncAction = "bootstrap";
+    this.#state = "initializing new cluster";
+    try {
+      await pg.bootstrap();
+      this.memory.startedPg = true;
+      this.#stoppedByUs = false;
+      const st = await pg.observe();
+      this.#pg = st;
+      await dcs.initialize(false, st.sysid ?? "");
+      await dcs.setConfigValue(JSON.stringify(toPatroniDynamic(config.bootstrap.dcs)));
+      const t0 = this.deps.clock.now();
+      if (await dcs.takeLeader()) this.memory.leaderValidUntil = t0 + this.dyn.current.ttl * 1000;
+      this.#state = "running";
+      this.#setRole("primary", "bootstrap");
+      this.#hooks.emit("onStart", this.#hookCtx("bootstrap"));
+      log.info("initialized a new cluster");
+    } catch (e) {
+      log.error("Failed to bootstrap cluster", { error: e instanceof Error ? e.message : String(e) });
+      this.#state = "initdb failed";
+      await dcs.cancelInitialization().catch(() => {});
+      await pg.stop("immediate", 10).catch(() => {});
+      await pg.removeDataDirectory().catch(() => {});
+    } finally {
+      this.#asyncAction = null;
+    }
+    void obs;
+  }
+
+  async #clone(source: Upstream, sourceName: string): Promise<void> {
+    const { pg, log } = this.deps;
+    this.#asyncAction = "clone";
+    this.#state = "creating replica";
+    try {
+      await pg.createReplica(source);
+      log.info(`replica created from ${sourceName}`);
+      this.#state = "stopped";
+      this.#role = "replica";
+    } catch (e) {
+      log.error(`failed to create replica from ${sourceName}`, { error: e instanceof Error ? e.message : String(e) });
+      this.#state = "stopped";
+    } finally {
+      this.#asyncAction = null;
+    }
+  }
+
+  async #start(role: "primary" | "replica", upstream: Upstream | null, timeoutS: number, obs: Observation) {
+    const { dcs, pg, log } = this.deps;
+    const c = obs.dcs.ok ? obs.dcs.cluster : null;
+    if (role === "primary" && c?.leader) {
+      if (!(await this.#renew(c.leader))) {
+        log.warn("lost the leader lock while postgres was down: starting as a replica");
+        role = "replica";
+        upstream = null;
+      }
+    }
+    if (role === "replica" && upstream && !obs.pg.dataDirEmpty) await this.#rewindIfNeeded(upstream);
+    this.#stoppedByUs = false;
+    this.#state = "starting";
+    this.memory.startingSince = this.deps.clock.now();
+    this.memory.startedPg = true;
+    // Do not block the loop for the whole start timeout: the holder must keep renewing its lock.
+    const waitS = Math.max(1, Math.min(timeoutS, Math.floor(this.dyn.current.ttl / 2)));
+    const ok = await pg.start({ role, upstream, timeoutS: waitS });
+    if (ok) {
+      this.#state = "running";
+      this.#hooks.emit("onStart", this.#hookCtx("started"));
+      if (role === "primary") this.#role = "primary";
+      else this.#setRole("replica", "started as a secondary");
+    }
+    void dcs;
+  }
+
+  async #rewindIfNeeded(upstream: Upstream): Promise<void> {
+    const { pg, log, config } = this.deps;
+    let need = false;
+    try {
+      need = await pg.needsRewind(upstream);
+    } catch (e) {
+      log.warn("could not check whether pg_rewind is needed", { error: String(e) });
+      return;
+    }
+    if (!need) return;
+    if (config.postgresql.usePgRewind) {
+      log.info(`running pg_rewind from ${upstream.host}:${upstream.port}`);
+      const ok = await pg.rewind(upstream);
+      if (ok) return;
+      log.error("pg_rewind failed");
+      if (config.postgresql.removeDataDirectoryOnRewindFailure) await pg.removeDataDirectory();
+    } else if (config.postgresql.removeDataDirectoryOnDivergedTimelines) {
+      log.warn("timelines diverged: removing the data directory to re-create this replica");
+      await pg.removeDataDirectory();
+    } else {
+      log.warn("timelines diverged and use_pg_rewind is off: this replica may not be able to follow");
+    }
+  }
+
+  async #renew(leader: LeaderKey): Promise<boolean> {
+    const t0 = this.deps.clock.now();
+    let ok = false;
+    try {
+      ok = await this.deps.dcs.updateLeader(leader);
+    } catch (e) {
+      this.deps.log.warn("failed to update leader lock", { error: String(e) });
+    }
+    this.memory.leaderValidUntil = ok ? t0 + this.dyn.current.ttl * 1000 : 0;
+    return ok;
+  }
+
+  async #acquire(standbyLeader: boolean, failover: Versioned<FailoverValue> | null, obs: Observation) {
+    const { dcs, log } = this.deps;
+    const t0 = this.deps.clock.now();
+    const won = await dcs.attemptToAcquireLeader();
+    if (!won) {
+      log.info("following new leader after trying and failing to obtain lock");
+      return;
+    }
+    this.memory.leaderValidUntil = t0 + this.dyn.current.ttl * 1000;
+    if (failover && Object.keys(failover.value).length) await dcs.setFailoverValue("{}").catch(() => {});
+    const c = obs.dcs.ok ? obs.dcs.cluster : null;
+    this.#hooks.emit("onLeaderChange", this.#hookCtx("acquired lock", { oldLeader: this.memory.lastLeader, newLeader: this.name }));
+    this.memory.lastLeader = this.name;
+    if (obs.pg.inRecovery && !standbyLeader) await this.#promote(obs);
+    else if (standbyLeader) this.#setRole("standby_leader", "acquired lock in a standby cluster");
+    await this.#leaderHousekeeping(c, obs);
+  }
+
+  async #promote(obs: Observation): Promise<void> {
+    const { pg, dcs, log } = this.deps;
+    const veto = await this.#hooks.beforePromote(this.#hookCtx("promote"));
+    if (veto.vetoed) {
+      log.warn(`promotion vetoed by ${veto.by}: ${veto.reason}`);
+      this.memory.promoteVetoedAt = this.deps.clock.now();
+      await dcs.deleteLeader({ name: this.name, version: "" }).catch(() => {});
+      this.memory.leaderValidUntil = 0;
+      return;
+    }
+    const oldTl = obs.pg.timeline ?? 1;
+    const lsn = obs.pg.xlogLocation;
+    this.#role = "promoted";
+    const ok = await pg.promote(this.dyn.current.loopWait > 0 ? Math.max(10, this.dyn.current.loopWait) : 10);
+    if (!ok) {
+      log.error("failed to promote postgres");
+      return;
+    }
+    this.#checkpointAfterPromote = false;
+    this.#pg = await pg.observe();
+    this.#role = "replica";
+    this.#setRole("primary", "promoted");
+    this.#hooks.emit("afterPromote", this.#hookCtx("promoted"));
+    // Record the timeline switch the way Patroni's history key does.
+    const hist: HistoryEntry[] = obs.dcs.ok ? [...(obs.dcs.cluster.history?.value ?? [])] : [];
+    if (!hist.some((h) => h[0] === oldTl)) {
+      hist.push([oldTl, lsn, "no recovery target specified", new Date(this.deps.clock.now()).toISOString(), this.name]);
+      const max = this.dyn.current.maxTimelinesHistory;
+      await dcs.setHistoryValue(JSON.stringify(max > 0 ? hist.slice(-max) : hist)).catch(() => {});
+    }
+    // Replicas wait for this checkpoint before pg_rewind (checkpoint_after_promote).
+    pg.checkpoint().then(() => (this.#checkpointAfterPromote = undefined)).catch(() => {});
+  }
+
+  async #lead(promote: boolean, standbyLeader: boolean, cleanFailover: Versioned<FailoverValue> | null, obs: Observation) {
+    const { dcs, log } = this.deps;
+    const c = obs.dcs.ok ? obs.dcs.cluster : null;
+    if (!c?.leader) return;
+    if (!(await this.#renew(c.leader))) {
+      if (obs.pg.inRecovery === false && !this.dyn.current.pause) {
+        log.info("demoted self because failed to update leader lock in DCS");
+        await this.#demote("immediate-nolock", "immediate", false, null, obs);
+      } else log.info("failed to update leader lock in DCS");
+      return;
+    }
+    if (cleanFailover) await dcs.setFailoverValue("{}", cleanFailover.version).catch(() => {});
+    if (promote && obs.pg.running && obs.pg.accepting) await this.#promote(obs);
+    if (standbyLeader && obs.pg.running && obs.pg.accepting) {
+      const src = standbySource(this.dyn.current);
+      if (src && obs.pg.upstream !== `${src.host}:${src.port}`) await this.deps.pg.follow(src);
+    }
+    await this.#leaderHousekeeping(c, obs);
+  }
+
+  /** After each successful renewal: initialize/config if missing, status, slots, failsafe. */
+  async #leaderHousekeeping(c: ClusterSnapshot | null, obs: Observation): Promise<void> {
+    const { dcs, pg, config } = this.deps;
+    if (!c) return;
+    const st = this.#pg;
+    const tasks: Promise<unknown>[] = [];
+    if ((c.initialize === null || !/^\d{10,}$/.test(c.initialize)) && st.sysid) tasks.push(dcs.initialize(false, st.sysid));
+    if (!c.config) tasks.push(dcs.setConfigValue(JSON.stringify(toPatroniDynamic(this.dyn.current))));
+    if (st.running && st.accepting) {
+      if (c.status?.optime !== st.xlogLocation) tasks.push(dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation }));
+      if (this.dyn.current.postgresql.useSlots && st.inRecovery === false) {
+        const slots = c.members
+          .filter((m) => m.name !== this.name && m.data.tags?.nostream !== true &&
+            !(typeof m.data.tags?.replicatefrom === "string" && findMember(c, m.data.tags.replicatefrom as string)))
+          .map((m) => slotNameFor(m.name));
+        tasks.push(pg.syncReplicationSlots(slots));
+      }
+    }
+    if (this.dyn.current.failsafeMode) {
+      const map: Record<string, string> = {};
+      for (const m of c.members) if (m.data.api_url) map[m.name] = m.data.api_url;
+      map[this.name] = buildMemberData(config, this.#memberState()).api_url!;
+      if (JSON.stringify(map) !== JSON.stringify(c.failsafe)) tasks.push(dcs.writeFailsafe(map));
+    }
+    const results = await Promise.allSettled(tasks);
+    for (const r of results) {
+      if (r.status === "rejected") this.deps.log.warn("leader housekeeping step failed", { error: String(r.reason) });
+    }
+    void obs;
+  }
+
+  async #follow(upstream: Upstream | null, leaderName: string | null, obs: Observation): Promise<void> {
+    const { pg, log } = this.deps;
+    if (leaderName && leaderName !== this.memory.lastLeader) {
+      this.#hooks.emit("onLeaderChange", this.#hookCtx("leader changed", { oldLeader: this.memory.lastLeader, newLeader: leaderName }));
+      this.memory.lastLeader = leaderName;
+    }
+    if (!obs.pg.running || obs.pg.inRecovery !== true) return;
+    const want = upstream ? `${upstream.host}:${upstream.port}` : null;
+    if (upstream && obs.dcs.ok) {
+      // A replica on an older timeline that is not streaming may have diverged: check and rewind.
+      const lm = findMember(obs.dcs.cluster, leaderName);
+      const leaderTl = lm?.data.timeline ?? 0;
+      if (obs.pg.replicationState !== "streaming" && leaderTl > (obs.pg.timeline ?? 0) &&
+        lm?.data.checkpoint_after_promote !== false && (await pg.needsRewind(upstream).catch(() => false))) {
+        log.info("replica diverged from the new leader: stopping to rewind");
+        this.#stoppedByUs = true;
+        await pg.stop("fast", this.deps.config.postgresql.pgCtlTimeout);
+        await this.#rewindIfNeeded(upstream);
+        return;
+      }
+    }
+    if (obs.pg.upstream !== want) {
+      log.info(want ? `changing primary_conninfo to ${want}` : "no upstream: running in archive recovery");
+      await pg.follow(upstream);
+    }
+  }
+
+  async #demote(
+    mode: "offline" | "graceful" | "immediate" | "immediate-nolock",
+    stop: "smart" | "fast" | "immediate",
+    releaseLock: boolean,
+    upstream: Upstream | null,
+    obs: Observation,
+  ): Promise<void> {
+    const { pg, dcs, log, config } = this.deps;
+    log.info(`Demoting self (${mode})`);
+    if (mode === "graceful") {
+      const veto = await this.#hooks.beforeDemote(this.#hookCtx("switchover"));
+      if (veto.vetoed) {
+        log.warn(`switchover vetoed by ${veto.by}: ${veto.reason}`);
+        if (obs.dcs.ok && obs.dcs.cluster.failover) await dcs.setFailoverValue("{}", obs.dcs.cluster.failover.version).catch(() => {});
+        return;
+      }
+      await pg.checkpoint().catch(() => {});
+    }
+    this.#stoppedByUs = true;
+    this.#state = "stopping";
+    await pg.stop(stop, config.postgresql.pgCtlTimeout);
+    this.#hooks.emit("onStop", this.#hookCtx(`demote ${mode}`));
+    const after = await pg.observe();
+    if (releaseLock && obs.dcs.ok && obs.dcs.cluster.leader?.name === this.name) {
+      await dcs.writeStatus({ ...(obs.dcs.cluster.status ?? {}), optime: after.xlogLocation || obs.pg.xlogLocation }).catch(() => {});
+      await dcs.deleteLeader(obs.dcs.cluster.leader).catch(() => {});
+    }
+    this.memory.leaderValidUntil = 0;
+    this.#role = "demoted";
+    if (mode !== "graceful" && upstream) await this.#rewindIfNeeded(upstream);
+    const d = await pg.observe();
+    if (!d.dataDirEmpty) {
+      this.#stoppedByUs = false;
+      const ok = await pg.start({ role: "replica", upstream, timeoutS: Math.max(1, Math.floor(this.dyn.current.ttl / 2)) });
+      if (ok) this.#setRole("replica", `demoted (${mode})`);
+    }
+  }
+
+  async #releaseLock(obs: Observation): Promise<void> {
+    if (!obs.dcs.ok || obs.dcs.cluster.leader?.name !== this.name) return;
+    await this.deps.dcs.deleteLeader(obs.dcs.cluster.leader).catch(() => {});
+    this.memory.leaderValidUntil = 0;
+  }
+
+  /** SIGTERM: stop PostgreSQL and give the lock away (unless paused: leave both alone, like Patroni). */
+  async shutdown(): Promise<void> {
+    const { pg, dcs, log, config } = this.deps;
+    if (this.deps.observeOnly) return;
+    if (this.dyn.current.pause) {
+      log.info("Leader key is not deleted and Postgresql is not stopped due paused state");
+      return;
+    }
+    this.#stoppedByUs = true;
+    await pg.stop("fast", config.postgresql.pgCtlTimeout).catch(() => {});
+    this.#hooks.emit("onStop", this.#hookCtx("shutdown"));
+    try {
+      const c = await dcs.getCluster();
+      if (c.leader?.name === this.name) {
+        const st = await pg.observe();
+        await dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation || this.#pg.xlogLocation });
+        await dcs.deleteLeader(c.leader);
+        log.info("Leader key released");
+      }
+    } catch (e) {
+      log.warn("could not release the leader key on shutdown", { error: String(e) });
+    }
+  }
+}
+
+/** The remote source of a standby cluster, from dynamic config. */
+export function standbySource(d: DynamicConfig): Upstream | null {
+  const s = d.standbyCluster;
+  if (!s || (!s.host && !s.port && !s.restoreCommand)) return null;
+  return {
+    host: s.host ?? "127.0.0.1",
+    port: Number(s.port ?? 5432),
+    ...(s.primarySlotName ? { slot: s.primarySlotName } : {}),
+    ...(s.restoreCommand ? { restoreCommand: s.restoreCommand } : {}),
+  };
+}
