@@ -1,0 +1,509 @@
+/**
+ * The plugin host: runs each configured plugin in its own Deno Worker with only its effective permissions,
+ * delivers hook calls to it in order, and turns every way a hook can go wrong (throws, hangs past its
+ * timeout, hits a permission denial, crashes the worker) into a failure result plus a log line and a counter.
+ * Nothing a plugin does can throw into, or stall, the caller beyond the call's timeout.
+ *
+ * A failed worker is terminated and started again lazily, on its next call.
+ */
+import { effectivePermissions, pluginPermissions, workerPermissions } from "./permissions.ts";
+import { type HostMessage, isPermissionError, type WorkerMessage } from "./protocol.ts";
+import {
+  EVENT_HOOKS,
+  type EventHook,
+  type HookArgs,
+  type HookCallData,
+  type HookContextData,
+  type HookName,
+  type LogLevel,
+  type MethodHook,
+  type PluginPermissions,
+  type PluginSpec,
+  type PluginSpecInput,
+  PluginSpecSchema,
+  VETO_HOOKS,
+  type VetoHook,
+} from "./types.ts";
+
+/** How one hook call ended. */
+export type CallOutcome =
+  | { ok: true; value: unknown; ms: number }
+  | { ok: false; failure: CallFailure; message: string; ms: number };
+export type CallFailure =
+  /** The hook threw. */
+  | "error"
+  /** The hook (or something it started) was denied a permission. */
+  | "permission"
+  /** The hook did not answer within its timeout (or the caller's deadline passed while it waited its turn). */
+  | "timeout"
+  /** The worker died: module failed to load, uncaught error outside the hook. */
+  | "crashed"
+  /** The host was closed. */
+  | "closed";
+
+/** Outcome label used by counters and metrics. */
+export type OutcomeLabel = "ok" | "vetoed" | CallFailure;
+
+export interface VetoResult {
+  vetoed: boolean;
+  /** Plugin that vetoed. */
+  by?: string;
+  reason?: string;
+}
+
+export interface VetoRecord extends Required<VetoResult> {
+  hook: VetoHook;
+  at: number;
+}
+
+export interface HostLogger {
+  log(level: LogLevel, msg: string, fields: Record<string, unknown>): void;
+}
+
+/** One finished hook call, reported to `onOutcome` (metrics). */
+export interface CallRecord {
+  plugin: string;
+  hook: HookName;
+  outcome: OutcomeLabel;
+  ms: number;
+}
+
+export interface HookCounter {
+  plugin: string;
+  hook: HookName;
+  outcome: OutcomeLabel;
+  count: number;
+}
+
+export interface PluginHostOptions {
+  logger?: HostLogger;
+  /** Called after every hook call (metrics). */
+  onOutcome?: (record: CallRecord) => void;
+  now?: () => number;
+}
+
+/** Writes JSON lines to stderr; the agent passes its own logger. */
+export const stderrLogger: HostLogger = {
+  log(level, msg, fields) {
+    console.error(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  },
+};
+
+/** Context for `runMethod`: which kind of method, plus the hook's usual context. */
+export type MethodContext =
+  | ({ kind: "bootstrap" } & Omit<HookCallData<"bootstrap">, "method">)
+  | ({ kind: "createReplica" } & Omit<HookCallData<"createReplica">, "method">);
+
+interface Pending {
+  id: number;
+  hook: HookName;
+  started: number;
+  resolve: (o: CallOutcome) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One plugin's worker and its call queue. */
+class PluginRunner {
+  readonly permissions: PluginPermissions;
+  #worker: Worker | null = null;
+  #tail: Promise<unknown> = Promise.resolve();
+  #pending: Pending | null = null;
+  #seq = 0;
+  #closed = false;
+  /** Workers started and terminated so far. */
+  starts = 0;
+  terminations = 0;
+  /** Hooks the running worker says it implements (after its `ready`). */
+  implemented: HookName[] | null = null;
+
+  constructor(readonly spec: PluginSpec, private readonly host: PluginHost) {
+    this.permissions = effectivePermissions(spec);
+  }
+
+  get alive(): boolean {
+    return this.#worker !== null;
+  }
+
+  timeoutFor(hook: HookName): number {
+    return this.spec.timeouts[hook] ?? this.spec.timeoutMs;
+  }
+
+  /**
+   * Queue a call. With `deadlineAt`, the time spent waiting for earlier calls counts against the deadline;
+   * otherwise the timeout starts when the call is delivered.
+   */
+  call(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome> {
+    const ticket = { expired: false };
+    const run = this.#tail.then(() =>
+      ticket.expired
+        ? { ok: false as const, failure: "timeout" as const, message: "skipped: deadline passed", ms: 0 }
+        : this.#run(hook, data, timeoutMs, deadlineAt)
+    );
+    this.#tail = run;
+    if (deadlineAt === undefined) return run;
+    // The caller's deadline also covers waiting behind earlier calls of this plugin.
+    const queuedAt = this.host.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expiry = new Promise<CallOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        ticket.expired = true;
+        resolve({
+          ok: false,
+          failure: "timeout",
+          message: `deadline passed while waiting for earlier calls of this plugin`,
+          ms: this.host.now() - queuedAt,
+        });
+      }, Math.max(0, deadlineAt - queuedAt));
+    });
+    return Promise.race([
+      run.then((o) => {
+        clearTimeout(timer);
+        return o;
+      }),
+      expiry,
+    ]);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#finish({ ok: false, failure: "closed", message: "plugin host closed", ms: 0 });
+    this.#kill(null);
+  }
+
+  #run(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome> {
+    const now = this.host.now();
+    if (this.#closed) {
+      return Promise.resolve({ ok: false, failure: "closed", message: "plugin host closed", ms: 0 });
+    }
+    const budget = deadlineAt === undefined ? timeoutMs : Math.min(timeoutMs, deadlineAt - now);
+    if (budget <= 0) {
+      return Promise.resolve({
+        ok: false,
+        failure: "timeout",
+        message: "deadline passed while waiting for earlier calls",
+        ms: 0,
+      });
+    }
+    const worker = this.#ensureWorker();
+    const id = ++this.#seq;
+    return new Promise<CallOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        const msg = `hook ${hook} did not answer within ${budget} ms`;
+        this.host.log(
+          "error",
+          "plugin hook timed out, terminating worker",
+          this.#fields({ hook, timeoutMs: budget }),
+        );
+        this.#post({ type: "abort", id, reason: msg });
+        this.#finish({ ok: false, failure: "timeout", message: msg, ms: this.host.now() - now });
+        this.#kill(hook);
+      }, budget);
+      this.#pending = { id, hook, started: now, resolve, timer };
+      worker.postMessage({ type: "call", id, hook, data, timeoutMs: budget } satisfies HostMessage);
+    });
+  }
+
+  #fields(extra: Record<string, unknown>): Record<string, unknown> {
+    return { plugin: this.spec.name, ...extra };
+  }
+
+  #post(m: HostMessage): void {
+    try {
+      this.#worker?.postMessage(m);
+    } catch { /* worker already gone */ }
+  }
+
+  #finish(o: CallOutcome): Pending | null {
+    const p = this.#pending;
+    if (!p) return null;
+    clearTimeout(p.timer);
+    this.#pending = null;
+    p.resolve(o);
+    return p;
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker) return this.#worker;
+    const w = new Worker(this.spec.module, {
+      type: "module",
+      name: `plugin:${this.spec.name}`,
+      deno: { permissions: workerPermissions(this.permissions) },
+    } as WorkerOptions);
+    this.starts++;
+    this.implemented = null;
+    w.onmessage = (e: MessageEvent<WorkerMessage>) => this.#onMessage(w, e.data);
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#onCrash(w, e.message || String(e.error));
+    };
+    w.onmessageerror = () => this.#onCrash(w, "unreadable message from worker");
+    w.postMessage({ type: "init", name: this.spec.name, config: this.spec.config } satisfies HostMessage);
+    this.#worker = w;
+    return w;
+  }
+
+  #onMessage(w: Worker, m: WorkerMessage): void {
+    if (w !== this.#worker) return;
+    switch (m.type) {
+      case "ready":
+        this.implemented = m.hooks;
+        return;
+      case "log": {
+        const hook = m.id !== null && this.#pending?.id === m.id ? this.#pending.hook : undefined;
+        this.host.log(m.level, m.msg, this.#fields({ ...(hook ? { hook } : {}), ...m.fields }));
+        return;
+      }
+      case "crash":
+        this.#onCrash(w, m.message, m.kind === "permission");
+        return;
+      case "result": {
+        if (this.#pending?.id !== m.id) return;
+        this.#finish({ ok: true, value: m.value, ms: this.host.now() - this.#pending.started });
+        return;
+      }
+      case "error": {
+        const p = this.#pending;
+        if (p?.id !== m.id) return;
+        const permission = m.kind === "permission";
+        this.host.log(
+          "error",
+          permission
+            ? "plugin hook denied a permission, terminating worker"
+            : "plugin hook failed, terminating worker",
+          this.#fields({ hook: p.hook, error: `${m.error}: ${m.message}` }),
+        );
+        if (permission) this.host.countDenial(this.spec.name);
+        this.#finish({
+          ok: false,
+          failure: permission ? "permission" : "error",
+          message: m.message,
+          ms: this.host.now() - p.started,
+        });
+        this.#kill(p.hook);
+        return;
+      }
+    }
+  }
+
+  #onCrash(w: Worker, message: string, permission = isPermissionError(message)): void {
+    if (w !== this.#worker) return;
+    const hook = this.#pending?.hook ?? null;
+    this.host.log(
+      "error",
+      permission ? "plugin worker denied a permission, terminating worker" : "plugin worker crashed",
+      this.#fields({ hook, error: message }),
+    );
+    if (permission) this.host.countDenial(this.spec.name);
+    const p = this.#pending;
+    this.#finish({
+      ok: false,
+      failure: permission ? "permission" : "crashed",
+      message,
+      ms: p ? this.host.now() - p.started : 0,
+    });
+    this.#kill(hook);
+  }
+
+  #kill(_hook: HookName | null): void {
+    const w = this.#worker;
+    if (!w) return;
+    this.#worker = null;
+    w.terminate();
+    this.terminations++;
+  }
+}
+
+export class PluginHost {
+  readonly specs: PluginSpec[];
+  readonly #runners = new Map<string, PluginRunner>();
+  readonly #logger: HostLogger;
+  readonly #onOutcome?: (r: CallRecord) => void;
+  readonly #counters = new Map<string, HookCounter>();
+  readonly #denials = new Map<string, number>();
+  readonly #emitted = new Set<string>();
+  #lastVeto: VetoRecord | null = null;
+  readonly now: () => number;
+
+  constructor(specs: PluginSpecInput[], opts: PluginHostOptions = {}) {
+    this.specs = specs.map((s) => PluginSpecSchema.parse(s));
+    this.#logger = opts.logger ?? stderrLogger;
+    this.#onOutcome = opts.onOutcome;
+    this.now = opts.now ?? (() => performance.now());
+    for (const s of this.specs) {
+      if (this.#runners.has(s.name)) throw new Error(`Duplicate plugin name "${s.name}"`);
+      this.#runners.set(s.name, new PluginRunner(s, this));
+    }
+  }
+
+  log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
+    try {
+      this.#logger.log(level, msg, fields);
+    } catch { /* a broken logger must not break the host */ }
+  }
+
+  countDenial(plugin: string): void {
+    this.#denials.set(plugin, (this.#denials.get(plugin) ?? 0) + 1);
+  }
+
+  /** Plugins implementing `hook`, in configured order. */
+  pluginsWith(hook: HookName): string[] {
+    return this.specs.filter((s) => s.hooks.includes(hook)).map((s) => s.name);
+  }
+
+  /** Union of granted permissions: the agent process must hold at least these. */
+  permissions(): PluginPermissions {
+    return pluginPermissions(this.specs);
+  }
+
+  /** Effective permissions of one plugin's worker. */
+  permissionsOf(plugin: string): PluginPermissions | undefined {
+    return this.#runners.get(plugin)?.permissions;
+  }
+
+  /** Is the plugin's worker currently running (false before its first call and after a termination)? */
+  isRunning(plugin: string): boolean {
+    return this.#runners.get(plugin)?.alive ?? false;
+  }
+
+  /** Worker lifecycle counts of one plugin. */
+  workerStats(plugin: string): { starts: number; terminations: number; denials: number } | undefined {
+    const r = this.#runners.get(plugin);
+    if (!r) return undefined;
+    return { starts: r.starts, terminations: r.terminations, denials: this.#denials.get(plugin) ?? 0 };
+  }
+
+  /** Call counters by plugin, hook and outcome (`pgwarden_plugin_hook_calls_total`). */
+  counters(): HookCounter[] {
+    return [...this.#counters.values()].map((c) => ({ ...c }));
+  }
+
+  /** The most recent veto (for `ctl why`). */
+  get lastVeto(): VetoRecord | null {
+    return this.#lastVeto;
+  }
+
+  #record(plugin: string, hook: HookName, outcome: OutcomeLabel, ms: number): void {
+    const key = `${plugin}\0${hook}\0${outcome}`;
+    const c = this.#counters.get(key) ?? { plugin, hook, outcome, count: 0 };
+    c.count++;
+    this.#counters.set(key, c);
+    try {
+      this.#onOutcome?.({ plugin, hook, outcome, ms });
+    } catch { /* metrics must not break the host */ }
+  }
+
+  /** Call one plugin's hook. Never throws; a failure is an outcome. */
+  async call<H extends HookName>(
+    plugin: string,
+    hook: H,
+    data: HookCallData<H>,
+    opts: { timeoutMs?: number; deadlineAt?: number } = {},
+  ): Promise<CallOutcome> {
+    const r = this.#runners.get(plugin);
+    if (!r) return { ok: false, failure: "error", message: `no plugin named "${plugin}"`, ms: 0 };
+    const outcome = await r.call(
+      hook,
+      data as HookCallData,
+      opts.timeoutMs ?? r.timeoutFor(hook),
+      opts.deadlineAt,
+    );
+    const vetoed = outcome.ok && isVeto(outcome.value);
+    this.#record(plugin, hook, outcome.ok ? (vetoed ? "vetoed" : "ok") : outcome.failure, outcome.ms);
+    return outcome;
+  }
+
+  /**
+   * Deliver an after-hook / notification to every plugin implementing it, queued per plugin in call order.
+   * With `key`, an event already emitted under the same key is not delivered again (so the HA loop can emit
+   * once per transition even if it re-runs the step).
+   */
+  emit<H extends EventHook>(
+    event: H,
+    data: HookCallData<H>,
+    key?: string,
+  ): Promise<{ plugin: string; outcome: CallOutcome }[]> {
+    if (!(EVENT_HOOKS as readonly string[]).includes(event)) {
+      throw new Error(`"${event}" is not an event hook`);
+    }
+    if (key !== undefined) {
+      const k = `${event}\0${key}`;
+      if (this.#emitted.has(k)) return Promise.resolve([]);
+      this.#emitted.add(k);
+    }
+    return Promise.all(
+      this.pluginsWith(event).map(async (plugin) => ({
+        plugin,
+        outcome: await this.call(plugin, event, data),
+      })),
+    );
+  }
+
+  /**
+   * Ask every plugin implementing a before-hook; all run concurrently and must answer by `deadlineMs`.
+   * The first veto in configured order wins. A failed or late answer counts as a veto only for plugins
+   * configured with `vetoOnFailure`.
+   */
+  async veto<H extends VetoHook>(hook: H, data: HookCallData<H>, deadlineMs: number): Promise<VetoResult> {
+    if (!(VETO_HOOKS as readonly string[]).includes(hook)) throw new Error(`"${hook}" is not a before-hook`);
+    const deadlineAt = this.now() + deadlineMs;
+    const answers = await Promise.all(
+      this.pluginsWith(hook).map(async (plugin) => ({
+        plugin,
+        outcome: await this.call(plugin, hook, data, { timeoutMs: deadlineMs, deadlineAt }),
+      })),
+    );
+    for (const { plugin, outcome } of answers) {
+      const spec = this.#runners.get(plugin)!.spec;
+      let reason: string | null = null;
+      if (outcome.ok && isVeto(outcome.value)) reason = String(outcome.value.reason ?? "no reason given");
+      else if (!outcome.ok && spec.vetoOnFailure) {
+        reason = `${hook} failed (${outcome.failure}): ${outcome.message}`;
+      }
+      if (reason !== null) {
+        this.#lastVeto = { hook, vetoed: true, by: plugin, reason, at: Date.now() };
+        this.log("warn", `${hook} vetoed by plugin`, { plugin, hook, reason });
+        return { vetoed: true, by: plugin, reason };
+      }
+    }
+    return { vetoed: false };
+  }
+
+  /** Does a plugin named `name` provide this kind of method? */
+  hasMethod(name: string, kind: MethodHook): boolean {
+    return this.#runners.get(name)?.spec.hooks.includes(kind) ?? false;
+  }
+
+  /**
+   * Run a bootstrap or replica-creation method. False on any failure (including timeout), so the caller
+   * tries its next method.
+   */
+  async runMethod(name: string, ctx: MethodContext): Promise<boolean> {
+    const { kind, ...rest } = ctx;
+    if (!this.hasMethod(name, kind)) {
+      this.log("error", `no plugin provides ${kind} method`, { plugin: name, hook: kind });
+      return false;
+    }
+    const data = { ...rest, method: name } as HookCallData<typeof kind>;
+    const outcome = await this.call(name, kind, data);
+    if (!outcome.ok) return false;
+    if (outcome.value !== true) {
+      this.log("warn", `${kind} method reported failure`, { plugin: name, hook: kind });
+      return false;
+    }
+    return true;
+  }
+
+  /** Terminate all workers; queued and running calls end as `closed`. */
+  close(): void {
+    for (const r of this.#runners.values()) r.close();
+  }
+}
+
+function isVeto(v: unknown): v is { veto: true; reason: string } {
+  return typeof v === "object" && v !== null && (v as { veto?: unknown }).veto === true;
+}
+
+/** Convenience: the base context from agent state, with a hook's extra args. */
+export function hookData<H extends HookName>(base: HookContextData, args: HookArgs[H]): HookCallData<H> {
+  return { ...base, ...args } as HookCallData<H>;
+}
