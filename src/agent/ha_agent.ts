@@ -9,7 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { type DynamicConfig, toPatroniDynamic } from "../config/dynamic.ts";
 import type { ClusterSnapshot, Dcs, FailoverValue, HistoryEntry, LeaderKey, Versioned } from "../dcs/types.ts";
 import { decide } from "../ha/decide.ts";
-import { findMember, slotNameFor } from "../ha/members.ts";
+import { findMember, memberUpstream as memberUpstreamFor, slotNameFor } from "../ha/members.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
 import { initialMemory } from "../ha/types.ts";
 import type { PgState, PostgresPort, Upstream } from "../postgres/port.ts";
@@ -169,8 +169,21 @@ export class HaAgent {
     }
   }
 
+  #lock: Promise<unknown> = Promise.resolve();
+
+  /** Run `fn` exclusively with HA cycles and other operations. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#lock.then(fn, fn);
+    this.#lock = next.catch(() => {});
+    return next;
+  }
+
   /** One HA cycle; returns the decision (also logged and kept for /explain). */
-  async cycle(): Promise<Decision> {
+  cycle(): Promise<Decision> {
+    return this.exclusive(() => this.#cycle());
+  }
+
+  async #cycle(): Promise<Decision> {
     const obs = await this.observe();
     const decision = decide(obs);
     this.#lastDecision = decision;
@@ -631,6 +644,68 @@ export class HaAgent {
     if (!obs.dcs.ok || obs.dcs.cluster.leader?.name !== this.name) return;
     await this.deps.dcs.deleteLeader(obs.dcs.cluster.leader).catch(() => {});
     this.memory.leaderValidUntil = 0;
+  }
+
+  /** REST /restart: restart PostgreSQL in its current role. Returns "ok" or Patroni's failure text. */
+  restartPostgres(timeoutS?: number): Promise<string> {
+    if (this.#asyncAction) return Promise.resolve(`${this.#asyncAction} already in progress`);
+    return this.exclusive(async () => {
+      const { pg, config } = this.deps;
+      const st = await pg.observe();
+      if (!st.running) return "postgres is not running";
+      this.#asyncAction = "restart";
+      this.#state = "restarting";
+      try {
+        this.#stoppedByUs = true;
+        await pg.stop("fast", config.postgresql.pgCtlTimeout);
+        this.#stoppedByUs = false;
+        const role = st.inRecovery === false ? "primary" : "replica";
+        const leader = this.#cluster?.leader ? findMember(this.#cluster, this.#cluster.leader.name) : undefined;
+        const upstream = role === "replica"
+          ? (leader && leader.name !== this.name ? memberUpstreamFor(leader, this.name) : standbySource(this.dyn.current))
+          : null;
+        const ok = await pg.start({ role, upstream, timeoutS: timeoutS ?? this.dyn.current.primaryStartTimeout });
+        this.#state = ok ? "running" : "restart failed";
+        if (ok) this.#hooks.emit("onRestart", this.#hookCtx("restart"));
+        return ok ? "ok" : "restart failed";
+      } finally {
+        this.#asyncAction = null;
+      }
+    });
+  }
+
+  /** REST /reload: re-apply configuration and reload PostgreSQL. */
+  async reloadPostgres(): Promise<void> {
+    await this.deps.pg.applyParameters(this.dyn.current.postgresql.parameters);
+    this.#hooks.emit("onReload", this.#hookCtx("reload"));
+  }
+
+  /** REST /reinitialize: wipe this replica and clone it again from the leader. */
+  reinitialize(): Promise<string> {
+    return this.exclusive(async () => {
+      const { pg, config } = this.deps;
+      const c = this.#cluster;
+      const leader = c?.leader ? findMember(c, c.leader.name) : undefined;
+      const up = leader ? memberUpstreamFor(leader, this.name) : null;
+      if (!leader || !up) return "Cluster has no leader, can not reinitialize";
+      this.#asyncAction = "reinitialize";
+      try {
+        this.#stoppedByUs = true;
+        await pg.stop("immediate", config.postgresql.pgCtlTimeout);
+        await pg.removeDataDirectory();
+      } finally {
+        this.#asyncAction = null;
+      }
+      this.wake();
+      return "ok";
+    });
+  }
+
+  /** POST /failsafe from the leader while the DCS is down: accept unless we run as primary ourselves. */
+  acceptFailsafe(body: { name: string; conn_url?: string }): number | null {
+    if (this.#pg.inRecovery === false) return null;
+    this.memory.failsafeLeader = { name: body.name, at: this.deps.clock.now(), connUrl: body.conn_url };
+    return this.#pg.xlogLocation;
   }
 
   /** SIGTERM: stop PostgreSQL and give the lock away (unless paused: leave both alone, like Patroni). */

@@ -53,6 +53,13 @@ export interface AgentView {
   scheduledRestart: { schedule: string; [k: string]: unknown } | null;
   /** A long action in progress (`restart`, `reinitialize`, `bootstrap`, ...), if any. */
   asyncAction: string | null;
+  /**
+   * Effective tags in Patroni's snake_case as published in the member key, including a temporary
+   * `nosync: true, sync_priority: 0` while leaving sync duty. Optional: the API derives them from config.
+   */
+  effectiveTags?: Record<string, unknown>;
+  /** WAL receiver `latest_end_lsn` (bytes) on a streaming replica; REST lag checks use max(this, status.optime). */
+  latestEndLsn?: number | null;
 }
 
 export interface RestartRequest {

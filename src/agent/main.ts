@@ -1,0 +1,122 @@
+/**
+ * The agent process: `deno run <computed permissions> src/agent/main.ts <config> [--observe-only]`.
+ * Normally started through bin/pgwarden, which computes the least-privilege permission set first and
+ * `exec`s this, so the PID a supervisor sees is the agent itself.
+ */
+import { ConfigError, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { type DynamicConfig, fromPatroniDynamic, toPatroniDynamic } from "../config/dynamic.ts";
+import { createDcs } from "../dcs/factory.ts";
+import { PostgresManager } from "../postgres/manager.ts";
+import { startApi } from "../api/server.ts";
+import { realClock } from "../util/clock.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { HaAgent } from "./ha_agent.ts";
+import { AgentController } from "./control.ts";
+import { httpPeerClient } from "./peers.ts";
+import { DynamicState } from "./dynamic_state.ts";
+import { createAgentHooks } from "./plugin_hooks.ts";
+
+function usage(): never {
+  console.error("usage: pgwarden <config.ts|patroni.yml> [--observe-only]");
+  Deno.exit(2);
+}
+
+/** Refuse to start when a member with our name is alive (Patroni: duplicate-name guard). */
+async function checkDuplicateName(config: Config, log: Logger, dcsRead: () => Promise<{ api?: string }>) {
+  try {
+    const { api } = await dcsRead();
+    if (!api) return;
+    const r = await fetch(api.replace(/\/patroni$/, "/liveness"), { signal: AbortSignal.timeout(2000) });
+    await r.body?.cancel();
+    if (r.status === 200) {
+      log.error(`Can't start; there is already a node named '${config.name}' running`);
+      Deno.exit(1);
+    }
+  } catch {
+    // nobody answers: fine
+  }
+}
+
+export async function main(args: string[]): Promise<void> {
+  const path = args.find((a) => !a.startsWith("--"));
+  if (!path) usage();
+  let config: Config;
+  try {
+    config = await loadConfig(path, { env: Deno.env.toObject() });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+  const observeOnly = args.includes("--observe-only") || config.observeOnly;
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+
+  const cachePath = `${config.postgresql.dataDir}/patroni.dynamic.json`;
+  const dynamic: DynamicConfig = (await DynamicState.readCache(cachePath)) ?? fromPatroniDynamic(toPatroniDynamic(config.bootstrap.dcs));
+  const dcs = await createDcs(config, {
+    ttlS: dynamic.ttl,
+    loopWaitS: dynamic.loopWait,
+    retryTimeoutS: dynamic.retryTimeout,
+    onBadData: (key, problem) => log.warn(`ignoring bad value in DCS key ${key}: ${problem}`),
+  });
+  await checkDuplicateName(config, log, async () => {
+    const c = await dcs.getCluster();
+    return { api: c.members.find((m) => m.name === config.name)?.data.api_url };
+  });
+
+  const pg = new PostgresManager(config, dynamic, log);
+  const hooks = await createAgentHooks(config, log);
+  const agent = new HaAgent({
+    config,
+    dcs,
+    pg,
+    peers: httpPeerClient({ auth: config.restapi.authentication }),
+    clock: realClock,
+    log,
+    hooks,
+    dynamic,
+    observeOnly,
+    postmasterAlive: () => pg.postmasterAlive(),
+    saveDynamicCache: async (d) => {
+      try {
+        await Deno.stat(config.postgresql.dataDir);
+        await Deno.writeTextFile(cachePath, JSON.stringify(toPatroniDynamic(d)));
+      } catch {
+        // data dir not there yet: nothing to cache into
+      }
+    },
+  });
+  const control = new AgentController(agent, dcs);
+  const api = await startApi(control, config);
+  log.info(`pgwarden ${config.name} in cluster ${config.scope}: REST API on ${config.restapi.listen}` +
+    (observeOnly ? " (observe-only: no changes will be made)" : ""));
+
+  const stop = new AbortController();
+  let shuttingDown = false;
+  const shutdown = async (sig: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info(`received ${sig}, shutting down`);
+    stop.abort();
+    agent.wake();
+    await agent.exclusive(() => agent.shutdown());
+    await hooks.close?.();
+    await api.close();
+    await dcs.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  Deno.addSignalListener("SIGHUP", () => {
+    log.info("received SIGHUP, reloading");
+    agent.reloadPostgres().catch((e) => log.warn("reload failed", { error: String(e) }));
+  });
+  await agent.run(stop.signal);
+  // Keep the process until shutdown finishes.
+  await new Promise(() => {});
+}
+
+if (import.meta.main) await main(Deno.args);
