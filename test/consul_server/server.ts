@@ -79,7 +79,8 @@ function parseUint(raw: string, what: string): number {
   return Number(raw);
 }
 
-export async function startConsulServer(opts: ConsulServerOptions = {}): Promise<ConsulTestServer> {
+/** Start listening (a free loopback port unless `port` is given). */
+export function startConsulServer(opts: ConsulServerOptions = {}): Promise<ConsulTestServer> {
   const state = new ConsulState(opts);
   const datacenter = opts.datacenter ?? "dc1";
   const jitter = opts.blockingJitter ?? true;
@@ -227,7 +228,7 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
   }, handle);
   const port = server.addr.port;
   const hostname = server.addr.hostname;
-  return {
+  return Promise.resolve({
     state,
     port,
     hostPort: `${hostname}:${port}`,
@@ -248,5 +249,5 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
       state.close();
       await server.shutdown();
     },
-  };
+  });
 }
