@@ -11,12 +11,15 @@ import { type HostMessage, isPermissionError, type WorkerMessage } from "./proto
 import {
   EVENT_HOOKS,
   type EventHook,
+  HOOK_NAMES,
   type HookArgs,
   type HookCallData,
   type HookContextData,
   type HookName,
+  type Hooks,
   type LogLevel,
   type MethodHook,
+  type PluginLogger,
   type PluginPermissions,
   type PluginSpec,
   type PluginSpecInput,
@@ -80,6 +83,8 @@ export interface PluginHostOptions {
   /** Called after every hook call (metrics). */
   onOutcome?: (record: CallRecord) => void;
   now?: () => number;
+  /** Trusted in-process built-ins (the legacy callbacks), run after the configured plugins. */
+  local?: LocalPlugin[];
 }
 
 /** Writes JSON lines to stderr; the agent passes its own logger. */
@@ -102,8 +107,118 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** What the host needs from a runner: a worker-backed plugin, or an in-process built-in. */
+interface Runner {
+  readonly spec: PluginSpec;
+  readonly permissions: PluginPermissions;
+  readonly alive: boolean;
+  starts: number;
+  terminations: number;
+  timeoutFor(hook: HookName): number;
+  call(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome>;
+  close(): void;
+}
+
+/**
+ * An in-process plugin: only for the agent's own trusted built-ins (legacy callbacks). Same queueing,
+ * timeouts and failure results as a worker plugin, but a hung hook cannot be terminated, so built-ins must
+ * return promptly (and do: callbacks only start a process).
+ */
+export interface LocalPlugin {
+  name: string;
+  hooks: Hooks;
+  timeoutMs?: number;
+  close?(): void;
+}
+
+class LocalRunner implements Runner {
+  readonly spec: PluginSpec;
+  readonly permissions: PluginPermissions = {};
+  readonly alive = true;
+  starts = 0;
+  terminations = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly plugin: LocalPlugin, private readonly host: PluginHost) {
+    this.spec = PluginSpecSchema.parse({
+      name: plugin.name,
+      plugin: plugin.name,
+      version: "builtin",
+      module: `builtin:${plugin.name}`,
+      config: null,
+      permissions: {},
+      hooks: HOOK_NAMES.filter((h) => plugin.hooks[h]),
+      timeoutMs: plugin.timeoutMs,
+    });
+  }
+
+  timeoutFor(hook: HookName): number {
+    return this.spec.timeouts[hook] ?? this.spec.timeoutMs;
+  }
+
+  call(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome> {
+    const run = this.#tail.then(() => this.#run(hook, data, timeoutMs, deadlineAt));
+    this.#tail = run;
+    return run;
+  }
+
+  async #run(
+    hook: HookName,
+    data: HookCallData,
+    timeoutMs: number,
+    deadlineAt?: number,
+  ): Promise<CallOutcome> {
+    const t0 = this.host.now();
+    const budget = deadlineAt === undefined ? timeoutMs : Math.min(timeoutMs, deadlineAt - t0);
+    const ac = new AbortController();
+    const logger = Object.fromEntries(
+      (["debug", "info", "warn", "error"] as const).map((
+        l,
+      ) => [
+        l,
+        (msg: string, f?: Record<string, unknown>) =>
+          this.host.log(l, msg, { plugin: this.spec.name, hook, ...f }),
+      ]),
+    ) as unknown as PluginLogger;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const fn = this.plugin.hooks[hook] as (c: unknown) => unknown;
+      const value = await Promise.race([
+        Promise.resolve().then(() => fn({ ...data, config: null, logger, signal: ac.signal })),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new HookTimeout(`hook ${hook} did not answer within ${budget} ms`)),
+            budget,
+          );
+        }),
+      ]);
+      return { ok: true, value: value ?? null, ms: this.host.now() - t0 };
+    } catch (err) {
+      const timeout = err instanceof HookTimeout;
+      if (timeout) ac.abort(err);
+      const message = err instanceof Error ? err.message : String(err);
+      this.host.log("error", timeout ? "plugin hook timed out" : "plugin hook failed", {
+        plugin: this.spec.name,
+        hook,
+        error: message,
+      });
+      return { ok: false, failure: timeout ? "timeout" : "error", message, ms: this.host.now() - t0 };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.plugin.close?.();
+  }
+}
+
+class HookTimeout extends Error {
+  override name = "HookTimeout";
+}
+
 /** One plugin's worker and its call queue. */
-class PluginRunner {
+class PluginRunner implements Runner {
   readonly permissions: PluginPermissions;
   #worker: Worker | null = null;
   #tail: Promise<unknown> = Promise.resolve();
@@ -315,7 +430,7 @@ class PluginRunner {
 
 export class PluginHost {
   readonly specs: PluginSpec[];
-  readonly #runners = new Map<string, PluginRunner>();
+  readonly #runners = new Map<string, Runner>();
   readonly #logger: HostLogger;
   readonly #onOutcome?: (r: CallRecord) => void;
   readonly #counters = new Map<string, HookCounter>();
@@ -325,14 +440,18 @@ export class PluginHost {
   readonly now: () => number;
 
   constructor(specs: PluginSpecInput[], opts: PluginHostOptions = {}) {
-    this.specs = specs.map((s) => PluginSpecSchema.parse(s));
     this.#logger = opts.logger ?? stderrLogger;
     this.#onOutcome = opts.onOutcome;
     this.now = opts.now ?? (() => performance.now());
-    for (const s of this.specs) {
-      if (this.#runners.has(s.name)) throw new Error(`Duplicate plugin name "${s.name}"`);
-      this.#runners.set(s.name, new PluginRunner(s, this));
+    const runners: Runner[] = [
+      ...specs.map((s) => new PluginRunner(PluginSpecSchema.parse(s), this)),
+      ...(opts.local ?? []).map((p) => new LocalRunner(p, this)),
+    ];
+    for (const r of runners) {
+      if (this.#runners.has(r.spec.name)) throw new Error(`Duplicate plugin name "${r.spec.name}"`);
+      this.#runners.set(r.spec.name, r);
     }
+    this.specs = runners.map((r) => r.spec);
   }
 
   log(level: LogLevel, msg: string, fields: Record<string, unknown>): void {
