@@ -13,9 +13,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await cond())) {
+  while (!cond()) {
     if (Date.now() > end) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -59,7 +59,7 @@ Deno.test("callbacks get action, role and scope; a newer callback kills the runn
   try {
     await host.emit("onStart", { ...baseContext({ role: "replica" }) });
     await host.emit("onReload", { ...baseContext({ role: "replica" }) });
-    await waitFor(async () => {
+    await waitFor(() => {
       const files = [...Deno.readDirSync(dir)].map((e) => e.name);
       return files.includes("grandchild.on_start") && files.includes("grandchild.on_reload");
     });
