@@ -7,6 +7,7 @@
  * version) used for compare-and-set.
  */
 import { z } from "zod";
+import type { BadDataHandler } from "./snapshot.ts";
 
 export type Role = "primary" | "replica" | "standby_leader" | "demoted" | "promoted" | "uninitialized";
 
@@ -126,6 +127,8 @@ export interface DcsOptions {
   ttlS: number;
   loopWaitS: number;
   retryTimeoutS: number;
+  /** Told about every corrupt value met while reading (the value is ignored); default: a console warning. */
+  onBadData?: BadDataHandler;
 }
 
 /**
@@ -170,6 +173,8 @@ export interface Dcs {
   setTimings(t: { ttlS: number; loopWaitS: number; retryTimeoutS: number }): void;
   /** Stop background work, drop our session/lease (the caller decides whether keys should vanish). */
   close(): Promise<void>;
+  /** Requests sent to the store so far (bench: requests per operation). Optional for backends. */
+  readonly requestCount?: number;
 }
 
 /** Base path `/<namespace>/<scope>` with repeated slashes collapsed, as Patroni builds it. */

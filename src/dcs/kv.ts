@@ -1,0 +1,380 @@
+/**
+ * Patroni's etcd v3 semantics written once, over a small etcd-shaped port (`KvBackend`: range, txn, leases,
+ * watch). `Etcd3Dcs` runs it on a real etcd; `MemoryDcs` on the in-memory store, so the simulation exercises
+ * the same lock logic as production.
+ *
+ * Layout and rules (reference §2.3): one lease per process (TTL = ttl) shared by `members/<name>` and
+ * `leader`; keepalive at most once per loop_wait, forced when acquiring or renewing the leader key; a new lease
+ * when the old one is gone or ttl changed. The leader key is only ever written by transactions that compare
+ * first, so a stale or foreign client can never steal it.
+ */
+import type { Clock } from "../util/clock.ts";
+import { type Attempt, withRetry } from "./retry.ts";
+import { type BadDataHandler, type RawKey, snapshotFromGroupedKeys, snapshotFromKeys } from "./snapshot.ts";
+import {
+  basePath,
+  clientPath,
+  type ClusterSnapshot,
+  type Dcs,
+  type DcsOptions,
+  type LeaderKey,
+  type MemberData,
+  type StatusValue,
+  type SyncValue,
+} from "./types.ts";
+import { canonicalJson, patroniJson } from "./json.ts";
+import { DcsUnavailableError } from "./errors.ts";
+
+export interface KvPair {
+  key: string;
+  value: string;
+  createRevision: string;
+  modRevision: string;
+  /** Lease id, "0" for none. */
+  lease: string;
+}
+
+/** One equality comparison of a transaction (the only kind Patroni needs). */
+export type Compare =
+  | { key: string; target: "create"; createRevision: string }
+  | { key: string; target: "mod"; modRevision: string }
+  | { key: string; target: "value"; value: string }
+  | { key: string; target: "lease"; lease: string };
+
+export type KvOp =
+  | { put: { key: string; value: string; lease?: string } }
+  | { deleteRange: { key: string; prefix?: boolean } }
+  | { range: { key: string } };
+
+export interface TxnResult {
+  succeeded: boolean;
+  /** Store revision after the transaction (the mod revision of what it wrote). */
+  revision: string;
+  /** One entry per executed op; `kvs` for ranges. */
+  responses: { kvs?: KvPair[] }[];
+}
+
+/** A put referred to a lease the store no longer has. */
+export class LeaseNotFoundError extends Error {
+  override name = "LeaseNotFoundError";
+}
+
+/** The etcd-shaped port. Every call is one request, bounded by the attempt it is given. */
+export interface KvBackend {
+  readonly requestCount: number;
+  range(prefix: string, a: Attempt): Promise<{ revision: string; kvs: KvPair[] }>;
+  txn(compare: Compare[], success: KvOp[], failure: KvOp[], a: Attempt): Promise<TxnResult>;
+  /** Grant a lease; returns its id. */
+  leaseGrant(ttlS: number, a: Attempt): Promise<string>;
+  /** Refresh a lease; returns the remaining TTL in seconds, 0 or less when the lease is gone. */
+  leaseKeepAlive(id: string, a: Attempt): Promise<number>;
+  /**
+   * Resolve true as soon as a key under `prefix` for which `relevant(relative key)` holds is put or deleted at a
+   * revision ≥ `startRevision` (null: from now on); false after `timeoutMs` or on abort. Never throws: an
+   * unreachable store just means waiting out the timeout.
+   */
+  watch(
+    prefix: string,
+    startRevision: string | null,
+    relevant: (key: string) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Keys whose change wakes a waiting HA loop. */
+const WATCHED = new Set(["leader", "config", "status", "optime/leader", "failover"]);
+
+const put = (key: string, value: string, lease?: string): KvOp => ({ put: { key, value, lease } });
+
+/** Warn once per key and problem so a corrupt value does not flood the log every loop. */
+function defaultBadData(): BadDataHandler {
+  const seen = new Set<string>();
+  return (key, problem) => {
+    const id = `${key}\0${problem}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    console.warn(`DCS: ignoring corrupt value of ${key}: ${problem}`);
+  };
+}
+
+export class KvDcs implements Dcs {
+  readonly kind: Dcs["kind"];
+  protected readonly backend: KvBackend;
+  protected readonly clock: Clock;
+  readonly #o: DcsOptions;
+  #timings: { ttlS: number; loopWaitS: number; retryTimeoutS: number };
+  readonly #onBad: BadDataHandler;
+  #lease: string | null = null;
+  #leaseTtlS = 0;
+  #lastKeepAliveMs = Number.NEGATIVE_INFINITY;
+  #lastReadRevision: string | null = null;
+  /** Our member key as last read: skip rewriting identical data bound to the same live lease. */
+  #ownMember: { json: string; session?: string } | null = null;
+  #closed = false;
+
+  constructor(kind: Dcs["kind"], backend: KvBackend, clock: Clock, opts: DcsOptions) {
+    this.kind = kind;
+    this.backend = backend;
+    this.clock = clock;
+    this.#o = { ...opts };
+    this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
+    this.#onBad = opts.onBadData ?? defaultBadData();
+  }
+
+  get requestCount(): number {
+    return this.backend.requestCount;
+  }
+
+  /** The lease id this client currently holds (null before the first write or after loss). */
+  get leaseId(): string | null {
+    return this.#lease;
+  }
+
+  #key(rel: string): string {
+    return `${clientPath(this.#o)}/${rel}`;
+  }
+
+  /** Budget for one attempt: a third of retry_timeout (so a hung endpoint leaves time to try another). */
+  #attemptMs(): number {
+    const budget = this.#timings.retryTimeoutS * 1000;
+    return Math.max(Math.min(budget, 500), budget / 3);
+  }
+
+  #retry<T>(op: string, fn: (a: Attempt) => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new DcsUnavailableError(`${op} failed: the DCS client is closed`));
+    }
+    return withRetry(op, fn, {
+      clock: this.clock,
+      budgetMs: this.#timings.retryTimeoutS * 1000,
+      attemptTimeoutMs: this.#attemptMs(),
+    });
+  }
+
+  /** Make sure we hold a live lease; keepalive when `force` or loop_wait passed since the last one. */
+  async #ensureLease(force: boolean, a: Attempt): Promise<string> {
+    if (this.#lease && this.#leaseTtlS !== this.#timings.ttlS) this.#lease = null; // ttl changed: new lease
+    const sentAt = this.clock.now();
+    if (this.#lease && (force || sentAt - this.#lastKeepAliveMs >= this.#timings.loopWaitS * 1000)) {
+      const left = await this.backend.leaseKeepAlive(this.#lease, a);
+      if (left > 0) this.#lastKeepAliveMs = sentAt;
+      else this.#lease = null;
+    }
+    if (!this.#lease) {
+      const ttlS = this.#timings.ttlS;
+      this.#lease = await this.backend.leaseGrant(ttlS, a);
+      this.#leaseTtlS = ttlS;
+      this.#lastKeepAliveMs = sentAt;
+    }
+    return this.#lease;
+  }
+
+  /** Run `fn` with our lease; if the store lost it meanwhile, take a new one and run `fn` once more. */
+  async #withLease<T>(force: boolean, a: Attempt, fn: (lease: string) => Promise<T>): Promise<T> {
+    const lease = await this.#ensureLease(force, a);
+    try {
+      return await fn(lease);
+    } catch (e) {
+      if (!(e instanceof LeaseNotFoundError)) throw e;
+      this.#lease = null;
+      return await fn(await this.#ensureLease(true, a));
+    }
+  }
+
+  async getCluster(): Promise<ClusterSnapshot> {
+    const all = this.#o.allGroups === true;
+    const prefix = (all ? basePath(this.#o.namespace, this.#o.scope) : clientPath(this.#o)) + "/";
+    const { revision, kvs } = await this.#retry("get cluster", (a) => this.backend.range(prefix, a));
+    const raw: RawKey[] = kvs.map((kv) => ({
+      key: kv.key.slice(prefix.length),
+      value: kv.value,
+      version: kv.modRevision,
+      ...(kv.lease !== "0" ? { session: kv.lease } : {}),
+    }));
+    const s = all
+      ? snapshotFromGroupedKeys(raw, this.#o.group ?? 0, this.#onBad)
+      : snapshotFromKeys(raw, this.#onBad);
+    this.#lastReadRevision = revision;
+    const me = s.members.find((m) => m.name === this.#o.name);
+    this.#ownMember = me ? { json: canonicalJson(me.data), session: me.session } : null;
+    return s;
+  }
+
+  attemptToAcquireLeader(): Promise<boolean> {
+    const key = this.#key("leader");
+    return this.#retry("acquire leader lock", (a) =>
+      this.#withLease(true, a, async (lease) => {
+        const r = await this.backend.txn(
+          [{ key, target: "create", createRevision: "0" }],
+          [put(key, this.#o.name, lease)],
+          [{ range: { key } }],
+          a,
+        );
+        if (r.succeeded) return true;
+        // An earlier attempt may have won before its answer got lost: the key is ours if it carries our lease.
+        const kv = r.responses[0]?.kvs?.[0];
+        return kv !== undefined && kv.value === this.#o.name && kv.lease === lease;
+      }));
+  }
+
+  updateLeader(_leader: LeaderKey): Promise<boolean> {
+    const key = this.#key("leader");
+    const name = this.#o.name;
+    return this.#retry("update leader lock", (a) =>
+      this.#withLease(true, a, async (lease) => {
+        // Steady state: one comparison, no write (a write would wake every watcher each loop).
+        const r = await this.backend.txn(
+          [{ key, target: "value", value: name }, { key, target: "lease", lease }],
+          [],
+          [{ range: { key } }],
+          a,
+        );
+        if (r.succeeded) return true;
+        const kv = r.responses[0]?.kvs?.[0];
+        if (!kv) {
+          // Our lease expired and took the key with it: take it back only if nobody else did (Patroni).
+          const c = await this.backend.txn(
+            [{ key, target: "create", createRevision: "0" }],
+            [put(key, name, lease)],
+            [],
+            a,
+          );
+          return c.succeeded;
+        }
+        if (kv.value !== name) return false;
+        // Ours, but bound to an older lease (ttl change, lease re-granted): rebind unless it changed meanwhile.
+        const m = await this.backend.txn(
+          [{ key, target: "mod", modRevision: kv.modRevision }, { key, target: "value", value: name }],
+          [put(key, name, lease)],
+          [],
+          a,
+        );
+        return m.succeeded;
+      }));
+  }
+
+  deleteLeader(_leader: LeaderKey | null): Promise<boolean> {
+    const key = this.#key("leader");
+    return this.#retry("delete leader lock", async (a) => {
+      const r = await this.backend.txn(
+        [{ key, target: "value", value: this.#o.name }],
+        [{ deleteRange: { key } }],
+        [],
+        a,
+      );
+      return r.succeeded;
+    });
+  }
+
+  takeLeader(): Promise<boolean> {
+    const key = this.#key("leader");
+    return this.#retry("take leader lock", (a) =>
+      this.#withLease(true, a, async (lease) => {
+        await this.backend.txn([], [put(key, this.#o.name, lease)], [], a);
+        return true;
+      }));
+  }
+
+  touchMember(data: MemberData): Promise<boolean> {
+    const key = this.#key(`members/${this.#o.name}`);
+    const value = patroniJson(data);
+    return this.#retry("touch member", (a) =>
+      this.#withLease(false, a, async (lease) => {
+        const own = this.#ownMember;
+        if (own && own.session === lease && own.json === canonicalJson(data)) return true;
+        await this.backend.txn([], [put(key, value, lease)], [], a);
+        this.#ownMember = null; // confirmed again by the next read
+        return true;
+      }));
+  }
+
+  initialize(create: boolean, sysid: string): Promise<boolean> {
+    const key = this.#key("initialize");
+    return this.#retry("initialize", async (a) => {
+      const cmp: Compare[] = create ? [{ key, target: "create", createRevision: "0" }] : [];
+      return (await this.backend.txn(cmp, [put(key, sysid)], [], a)).succeeded;
+    });
+  }
+
+  cancelInitialization(): Promise<boolean> {
+    return this.#retry("cancel initialization", async (a) => {
+      await this.backend.txn([], [{ deleteRange: { key: this.#key("initialize") } }], [], a);
+      return true;
+    });
+  }
+
+  /** Put `value`, comparing the key's mod revision with `version` when given. */
+  #casPut(op: string, rel: string, value: string, version?: string): Promise<TxnResult> {
+    const key = this.#key(rel);
+    const cmp: Compare[] = version !== undefined ? [{ key, target: "mod", modRevision: version }] : [];
+    return this.#retry(op, (a) => this.backend.txn(cmp, [put(key, value)], [], a));
+  }
+
+  async setConfigValue(json: string, version?: string): Promise<boolean> {
+    return (await this.#casPut("set config", "config", json, version)).succeeded;
+  }
+
+  async setFailoverValue(json: string, version?: string): Promise<boolean> {
+    return (await this.#casPut("set failover", "failover", json, version)).succeeded;
+  }
+
+  async setSyncState(value: SyncValue, version?: string): Promise<string | null> {
+    const r = await this.#casPut("set sync state", "sync", patroniJson(value), version);
+    return r.succeeded ? r.revision : null;
+  }
+
+  deleteSyncState(version?: string): Promise<boolean> {
+    const key = this.#key("sync");
+    const cmp: Compare[] = version !== undefined ? [{ key, target: "mod", modRevision: version }] : [];
+    return this.#retry(
+      "delete sync state",
+      async (a) => (await this.backend.txn(cmp, [{ deleteRange: { key } }], [], a)).succeeded,
+    );
+  }
+
+  async setHistoryValue(json: string): Promise<boolean> {
+    return (await this.#casPut("set history", "history", json)).succeeded;
+  }
+
+  async writeStatus(status: StatusValue): Promise<boolean> {
+    return (await this.#casPut("write status", "status", patroniJson(status))).succeeded;
+  }
+
+  async writeFailsafe(map: Record<string, string>): Promise<boolean> {
+    return (await this.#casPut("write failsafe", "failsafe", patroniJson(map))).succeeded;
+  }
+
+  /**
+   * Wakes on any change of leader, config, status or failover made after our last `getCluster` (so a change
+   * between that read and this call is not missed), or from now on when we never read.
+   */
+  watch(_leaderVersion: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    const start = this.#lastReadRevision === null ? null : String(BigInt(this.#lastReadRevision) + 1n);
+    return this.backend.watch(clientPath(this.#o) + "/", start, (k) => WATCHED.has(k), timeoutMs, signal);
+  }
+
+  deleteCluster(): Promise<boolean> {
+    return this.#retry("delete cluster", async (a) => {
+      await this.backend.txn([], [{ deleteRange: { key: clientPath(this.#o) + "/", prefix: true } }], [], a);
+      return true;
+    });
+  }
+
+  setTimings(t: { ttlS: number; loopWaitS: number; retryTimeoutS: number }): void {
+    this.#timings = { ...t };
+  }
+
+  /**
+   * Forget our lease without revoking it: keys bound to it live until ttl unless the caller deleted them
+   * (a graceful shutdown deletes the leader key first; the member key expires like after a crash).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lease = null;
+    await this.backend.close();
+  }
+}
