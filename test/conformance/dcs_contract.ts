@@ -284,7 +284,8 @@ const cases: Record<DcsContractCase, Case> = {
     assert.equal(await a.touchMember(MEMBER("a")), true);
     assert.equal(await a.attemptToAcquireLeader(), true);
     const t = h.timings;
-    a.setTimings({ ttlS: t.ttlS + 2, loopWaitS: t.loopWaitS, retryTimeoutS: t.retryTimeoutS });
+    const newTtlS = t.ttlS + 2;
+    a.setTimings({ ttlS: newTtlS, loopWaitS: t.loopWaitS, retryTimeoutS: t.retryTimeoutS });
     const s = await a.getCluster();
     assert.equal(await a.updateLeader(s.leader!), true, "renewal right after a ttl change");
     assert.equal(await a.touchMember(MEMBER("a")), true);
@@ -292,15 +293,31 @@ const cases: Record<DcsContractCase, Case> = {
     assert.equal(leaderName(s2), "a");
     assert.equal(await b.updateLeader(s2.leader!), false);
     assert.deepEqual(memberNames(s2), ["a"]);
-    // The key must still be held by a live lease: renewing keeps it past the old ttl.
-    const t0 = h.now();
+    // Renewing keeps the key past the old ttl.
+    let t0 = h.now();
     while (h.now() - t0 < (t.ttlS + 1) * 1000) {
       await h.sleep(t.loopWaitS * 1000);
       const cur = await a.getCluster();
       assert.equal(leaderName(cur), "a", `leader lost ${h.now() - t0} ms after the ttl change`);
       assert.equal(await a.updateLeader(cur.leader!), true);
-      assert.equal(await a.touchMember(MEMBER("a")), true);
     }
+    // The keys now live by the new ttl: after the owner dies they outlive the old ttl (+1 s), not the new one.
+    t0 = h.now();
+    await h.crash(a);
+    const gone = await waitFor(
+      h,
+      async () => (await b.getCluster()).leader === null,
+      (newTtlS + 1) * 1000 + h.realSlackMs,
+    );
+    assert.notEqual(
+      gone,
+      null,
+      `leader still there ${newTtlS + 1} s after its owner died (new ttl ${newTtlS} s)`,
+    );
+    assert.ok(
+      gone! > (t.ttlS + 1) * 1000,
+      `leader vanished after ${gone} ms: the old ttl ${t.ttlS} s still applied`,
+    );
   },
 
   async "watch"(h) {
@@ -326,6 +343,7 @@ const cases: Record<DcsContractCase, Case> = {
     const changedAt = h.now();
     assert.equal(await a.attemptToAcquireLeader(), true);
     while (woke === null && h.now() - changedAt < 2000 + h.realSlackMs) await h.sleep(5);
+    assert.notEqual(woke, null, "watch did not wake on leader creation");
     assert.equal(await w, true);
     assert.ok(woke! - changedAt <= limit, `woke ${woke! - changedAt} ms after the change (limit ${limit})`);
     assert.ok(woke! - t0 >= 300);
