@@ -138,6 +138,9 @@ function pickCloneSource(o: Observation, c: ClusterSnapshot, leader: string): { 
   return src && up ? { name: src.name, upstream: { ...up, slot: undefined } } : null;
 }
 
+/** pg_control states of a data directory that last ran as primary (Patroni's recover()). */
+const WAS_PRIMARY = new Set(["in production", "shutting down", "shut down", "in crash recovery"]);
+
 function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
   const leader = c.leader?.name ?? null;
   if (o.dynamic.pause) {
@@ -149,8 +152,18 @@ function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
     // We hold the lock but PostgreSQL died: restart it in place unless that takes longer than
     // primary_start_timeout and somebody else could take over.
     const downFor = o.memory.downSince === null ? 0 : (o.now - o.memory.downSince) / 1000;
-    if (downFor > timeoutS && failoverPossible(o, c)) {
+    // primary_start_timeout 0 means "fail over at once" (Patroni), not "after the first failed start".
+    if ((timeoutS === 0 || downFor > timeoutS) && failoverPossible(o, c)) {
       return act({ type: "release_lock" }, "start_timeout", "removed leader key after trying and failing to start postgres");
+    }
+    // Only a data directory that last ran as primary may start as primary: starting a replica's data dir
+    // without recovery would write on the old timeline. It starts read-only and is promoted next cycle.
+    if (!WAS_PRIMARY.has(o.pg.controlState ?? "")) {
+      return act(
+        { type: "start", role: "replica", upstream: null, timeoutS },
+        "start_readonly_holder",
+        "starting as readonly because i had the session lock",
+      );
     }
     return act(
       { type: "start", role: "primary", upstream: null, timeoutS },
@@ -324,6 +337,15 @@ function noLeader(o: Observation, c: ClusterSnapshot): Partial {
     );
   }
   const upstream = o.standbyCluster;
+  if (isPrimaryPg(o) && o.standbyCluster === null) {
+    // A primary that may not take the lock (stale timeline, vetoed) must not stay writable without it.
+    return act(
+      { type: "demote", mode: "immediate-nolock", stop: "immediate", releaseLock: false, upstream: null },
+      verdict.code,
+      "demoting self because i am not the healthiest node",
+      verdict.candidates,
+    );
+  }
   const msg = verdict.notAllowed
     ? "following a different leader because I am not allowed to promote"
     : "following a different leader because i am not the healthiest node";
