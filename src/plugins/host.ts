@@ -587,6 +587,13 @@ export class PluginHost {
     return { vetoed: false };
   }
 
+  /** `keep_data`/`no_leader` of a method plugin (defaults when it declares none). */
+  methodTraits(name: string): { keepData: boolean; noLeader: boolean } | undefined {
+    const spec = this.#runners.get(name)?.spec;
+    if (!spec) return undefined;
+    return { keepData: spec.methodTraits?.keepData ?? false, noLeader: spec.methodTraits?.noLeader ?? false };
+  }
+
   /** Does a plugin named `name` provide this kind of method? */
   hasMethod(name: string, kind: MethodHook): boolean {
     return this.#runners.get(name)?.spec.hooks.includes(kind) ?? false;

@@ -139,7 +139,19 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   hooks: readonly HookName[];
   /** Default per-hook timeouts in ms (method hooks usually need far more than the 5 s default). */
   timeouts?: Partial<Record<HookName, number>>;
+  /** For bootstrap/replica methods: what the agent must know before running them (Patroni's special keys). */
+  methodTraits?: (config: z.output<S>) => MethodTraits;
 }
+
+/** Patroni's `keep_data` (do not wipe the data directory around the method) and `no_leader` (needs no source). */
+export const MethodTraitsSchema = z.strictObject({
+  keepData: z.boolean().default(false),
+  noLeader: z.boolean().default(false),
+});
+export type MethodTraits = z.input<typeof MethodTraitsSchema>;
+
+/** Method hooks run restores and copies: far longer than notification hooks. */
+export const DEFAULT_METHOD_TIMEOUT_MS = 6 * 3600_000;
 
 /** Identity helper: gives a plugin definition full type checking. */
 export function definePlugin<S extends z.ZodType>(def: PluginDefinition<S>): PluginDefinition<S> {
@@ -173,6 +185,8 @@ export const PluginSpecSchema = z.strictObject({
   timeouts: z.partialRecord(HookNameSchema, z.number().int().positive()).default({}),
   /** A before-hook that fails or times out vetoes (true) or lets the transition go on (false). */
   vetoOnFailure: z.boolean().default(false),
+  /** Set for plugins providing bootstrap/createReplica. */
+  methodTraits: MethodTraitsSchema.optional(),
 });
 export type PluginSpec = z.output<typeof PluginSpecSchema>;
 export type PluginSpecInput = z.input<typeof PluginSpecSchema>;
@@ -209,9 +223,18 @@ export function instantiate<S extends z.ZodType>(
     grant: options.grant,
     hooks: [...def.hooks],
     timeoutMs: options.timeoutMs,
-    timeouts: { ...def.timeouts, ...options.timeouts },
+    timeouts: { ...methodTimeouts(def.hooks), ...def.timeouts, ...options.timeouts },
     vetoOnFailure: options.vetoOnFailure,
+    methodTraits: def.methodTraits?.(parsed.data),
   });
+}
+
+function methodTimeouts(hooks: readonly HookName[]): Partial<Record<HookName, number>> {
+  return Object.fromEntries(
+    hooks.filter((h) => (METHOD_HOOKS as readonly string[]).includes(h)).map((
+      h,
+    ) => [h, DEFAULT_METHOD_TIMEOUT_MS]),
+  );
 }
 
 /** The factory TS configs call: `plugins: [awsElasticIp({ allocationId: "eipalloc-1" })]`. */

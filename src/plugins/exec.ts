@@ -1,0 +1,67 @@
+/** Helpers for plugins that run executables: resolving names for run permissions, and running with logs. */
+import type { PluginLogger } from "./types.ts";
+
+/**
+ * Absolute path of `name` on `PATH` (called where the plugin's permissions are computed, in the agent).
+ * A name that is not found is returned unchanged: the worker's spawn is then denied and logged.
+ */
+export function resolveExecutable(name: string, path = Deno.env.get("PATH") ?? ""): string {
+  if (name.includes("/")) return name;
+  for (const dir of path.split(":").filter(Boolean)) {
+    try {
+      const p = `${dir}/${name}`;
+      const st = Deno.statSync(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return p;
+    } catch { /* not here */ }
+  }
+  return name;
+}
+
+export interface RunOptions {
+  logger: PluginLogger;
+  signal: AbortSignal;
+  /** Run as this OS user (when the agent runs as root). */
+  uid?: number;
+  gid?: number;
+  env?: Record<string, string>;
+}
+
+/** Run a command to completion, logging its output lines; the exit code (killed on abort). */
+export async function runLogged(argv: string[], opts: RunOptions): Promise<number> {
+  opts.logger.info("running command", { argv });
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  } as Deno.CommandOptions).spawn();
+  const onAbort = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  };
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+  const pump = async (stream: ReadableStream<Uint8Array>, name: string) => {
+    let buf = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) opts.logger.info(line, { stream: name });
+    }
+    if (buf) opts.logger.info(buf, { stream: name });
+  };
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, "stdout"),
+    pump(child.stderr, "stderr"),
+  ]);
+  opts.signal.removeEventListener("abort", onAbort);
+  if (status.code !== 0) {
+    opts.logger.warn("command failed", { argv, code: status.code, signal: status.signal });
+  }
+  return status.code;
+}
