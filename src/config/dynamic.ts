@@ -42,6 +42,7 @@ const DynamicObject = z.looseObject({
   primaryStartTimeout: z.number().min(0).optional(),
   masterStartTimeout: z.number().min(0).optional(),
   primaryStopTimeout: z.number().min(0).default(0),
+  primaryRaceBackoff: z.number().min(0).optional(),
   synchronousMode: SynchronousMode.default("off"),
   synchronousModeStrict: z.boolean().default(false),
   synchronousNodeCount: z.number().int().min(1).default(1),
@@ -65,6 +66,9 @@ const DynamicObject = z.looseObject({
   })).nullish(),
   standbyCluster: StandbyClusterSchema.nullish(),
 });
+
+/** The keys the dynamic config knows (camelCase); local `bootstrap.dcs` rejects others. */
+export const DYNAMIC_KEYS: readonly string[] = Object.keys(DynamicObject.shape);
 
 export const DynamicConfigSchema = DynamicObject.superRefine((d, ctx) => {
   if (d.loopWait + 2 * d.retryTimeout > d.ttl) {

@@ -6,10 +6,13 @@
  * The dynamic configuration (`bootstrap.dcs` and the DCS `config` key) has its own schema in `dynamic.ts`.
  */
 import { z } from "zod";
-import { DynamicConfigSchema } from "./dynamic.ts";
+import { DYNAMIC_KEYS, DynamicConfigSchema } from "./dynamic.ts";
 
 /** `host:port`; host may be empty or `*` (all interfaces), or a bracketed IPv6 address. */
-export const HostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*|\*):\d{1,5}$/, {
+export const HostPort = z.string({
+  error: (iss) =>
+    iss.input === undefined ? `required, expected "host:port"` : `expected "host:port", got ${JSON.stringify(iss.input)}`,
+}).regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*|\*):\d{1,5}$/, {
   error: (iss) => `expected "host:port", got ${JSON.stringify(iss.input)}`,
 });
 
@@ -42,11 +45,14 @@ export const Etcd3Schema = z.strictObject({
   /** Legacy Patroni keys accepted and ignored where they do not apply to etcd v3. */
   useProxies: z.boolean().optional(),
   srv: z.string().optional(),
+  srvSuffix: z.string().optional(),
+  proxy: z.string().optional(),
 });
 
 export const ConsulSchema = z.strictObject({
   host: HostPort.default("127.0.0.1:8500"),
   url: z.string().optional(),
+  port: z.number().int().min(1).max(65535).optional(),
   scheme: z.enum(["http", "https"]).default("http"),
   token: z.string().optional(),
   dc: z.string().optional(),
@@ -55,6 +61,7 @@ export const ConsulSchema = z.strictObject({
   registerService: z.boolean().default(false),
   serviceTags: z.array(z.string()).default([]),
   serviceCheckInterval: z.string().default("5s"),
+  serviceCheckTlsServerName: z.string().optional(),
   ...TlsFiles,
   verify: z.boolean().optional(),
 });
@@ -63,7 +70,10 @@ export const ZooKeeperSchema = z.strictObject({
   hosts: HostList,
   useSsl: z.boolean().default(false),
   ...TlsFiles,
+  keyPassword: z.string().optional(),
+  verify: z.boolean().optional(),
   setAcls: z.record(z.string(), z.array(z.string())).optional(),
+  authData: z.record(z.string(), z.string()).optional(),
 });
 
 const UserAuth = z.strictObject({
@@ -74,6 +84,9 @@ const UserAuth = z.strictObject({
   sslcert: z.string().optional(),
   sslrootcert: z.string().optional(),
   sslpassword: z.string().optional(),
+  sslcrl: z.string().optional(),
+  sslcrldir: z.string().optional(),
+  sslnegotiation: z.string().optional(),
   channelBinding: z.string().optional(),
   gssencmode: z.string().optional(),
 });
@@ -134,6 +147,8 @@ export const PostgresqlSchema = z.strictObject({
   ]).optional(),
   methods: z.record(z.string(), MethodSchema).default({}),
   usePgRewind: z.boolean().default(false),
+  /** Extra pg_rewind options, rendered like `basebackup` (Patroni: `postgresql.rewind`). */
+  rewind: z.array(z.union([z.string(), z.record(z.string(), z.union([z.string(), z.number()]))])).optional(),
   useSlots: z.boolean().default(true),
   useUnixSocket: z.boolean().default(false),
   useUnixSocketRepl: z.boolean().default(false),
@@ -209,14 +224,45 @@ export const CitusSchema = z.strictObject({
   secondaries: z.boolean().default(true),
 });
 
+/**
+ * Logging. `format` picks pgwarden's line format; Patroni YAML's `log.type` (plain/json) maps onto it and
+ * Patroni's Python `log.format` string lands in `lineFormat`. Patroni's file-rotation and queue settings are
+ * kept so a Patroni config loads; the agent may ignore those it does not implement.
+ */
 export const LogSchema = z.strictObject({
-  level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]).default("INFO"),
+  level: z.enum(["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL"]).default("INFO")
+    .transform((l): "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" =>
+      l === "WARN" ? "WARNING" : l === "FATAL" ? "CRITICAL" : l
+    ),
   format: z.enum(["patroni", "json"]).default("patroni"),
   dir: z.string().optional(),
+  fileSize: z.number().int().positive().default(25000000),
+  fileNum: z.number().int().min(0).default(4),
+  mode: z.number().int().min(0).max(0o777).optional(),
+  tracebackLevel: z.enum(["DEBUG", "ERROR"]).default("ERROR"),
+  lineFormat: z.union([z.string(), z.array(z.union([z.string(), z.record(z.string(), z.string())]))])
+    .optional(),
+  dateformat: z.string().optional(),
+  staticFields: z.record(z.string(), z.unknown()).optional(),
+  maxQueueSize: z.number().int().positive().default(1000),
+  loggers: z.record(z.string(), z.string()).optional(),
+  deduplicateHeartbeatLogs: z.boolean().default(false),
 });
 
 /** Plugin instances are produced by plugin factories (see `src/plugins/types.ts`); validated there. */
 export const PluginRefSchema = z.looseObject({ name: z.string().min(1) });
+
+/**
+ * pgwarden addition: extra Deno permissions for the agent beyond those derived from the config (see
+ * `permissions.ts`), e.g. the hosts of peers on other machines, or what a plugin needs.
+ */
+export const PermissionExtrasSchema = z.strictObject({
+  net: z.array(z.string().min(1)).default([]),
+  read: z.array(z.string().min(1)).default([]),
+  write: z.array(z.string().min(1)).default([]),
+  run: z.array(z.string().min(1)).default([]),
+  env: z.array(z.string().min(1)).default([]),
+});
 
 export const BootstrapSchema = z.strictObject({
   dcs: DynamicConfigSchema.prefault({}),
@@ -225,6 +271,24 @@ export const BootstrapSchema = z.strictObject({
   postBootstrap: z.string().optional(),
   /** Custom bootstrap method sections, keyed by method name (Patroni: `bootstrap.<name>`). */
   methods: z.record(z.string(), MethodSchema).default({}),
+  /** Extra roles created after bootstrap (Patroni ≤ 3 sample configs carry them). */
+  users: z.record(z.string(), z.strictObject({
+    password: z.string().optional(),
+    options: z.array(z.string()).default([]),
+  })).default({}),
+}).superRefine((b, ctx) => {
+  // The dynamic schema keeps unknown keys (values written by Patroni must survive a round trip), but in a
+  // local file an unknown key is a typo.
+  for (const key of Object.keys(b.dcs ?? {})) {
+    if (!DYNAMIC_KEYS.includes(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dcs", key],
+        message: "unknown key",
+        params: { unknownKey: key, candidates: DYNAMIC_KEYS },
+      });
+    }
+  }
 });
 
 const ConfigObject = z.strictObject({
@@ -248,6 +312,7 @@ const ConfigObject = z.strictObject({
   tags: TagsSchema.default({}),
   citus: CitusSchema.optional(),
   plugins: z.array(PluginRefSchema).default([]),
+  permissions: PermissionExtrasSchema.optional(),
 });
 
 export const ConfigSchema = ConfigObject.superRefine((c, ctx) => {
