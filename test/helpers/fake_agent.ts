@@ -78,10 +78,13 @@ export function replicaPg(o: Partial<PgState> = {}): PgState {
 export const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
 
 /** A view of a healthy node; `role: "primary"` holds the lock, `"replica"` follows. */
-export function buildView(
-  role: "primary" | "replica",
-  o: Partial<AgentView> & { dynamic?: DynamicConfigInput; name?: string } = {},
-): AgentView {
+/** Overrides for `buildView`; `dynamic` may be given in input form (defaults are filled in). */
+export type ViewOverrides = Omit<Partial<AgentView>, "dynamic"> & {
+  dynamic?: DynamicConfigInput;
+  name?: string;
+};
+
+export function buildView(role: "primary" | "replica", o: ViewOverrides = {}): AgentView {
   const { dynamic, name, ...rest } = o;
   const config = o.config ?? buildConfig(name ?? (role === "primary" ? "node1" : "node2"));
   return {
