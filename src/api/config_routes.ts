@@ -84,12 +84,23 @@ export function configDiff(before: Json, after: Json, prefix = ""): ConfigChange
     const path = prefix ? `${prefix}.${k}` : k;
     const a = before[k];
     const b = after[k];
-    if (isObject(a) && isObject(b)) out.push(...configDiff(a, b, path));
-    else if (JSON.stringify(a) !== JSON.stringify(b)) {
+    // Objects added or removed as a whole are listed leaf by leaf, so a plan sees every parameter.
+    if ((isObject(a) || a === undefined) && (isObject(b) || b === undefined)) {
+      out.push(...configDiff((a ?? {}) as Json, (b ?? {}) as Json, path));
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
       out.push({ path, ...(a !== undefined ? { old: a } : {}), ...(b !== undefined ? { new: b } : {}) });
     }
   }
   return out;
+}
+
+/** JSON with object keys sorted, so documents compare independently of key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
 }
 
 export interface ConfigPlan {
@@ -201,7 +212,7 @@ export async function putConfigRoute(control: AgentControl, req: ApiRequest): Pr
   if (isDryRun(req)) {
     return jsonResponse(200, configPlan(s.config?.value ?? {}, body, s.members.map((m) => m.name)));
   }
-  if (!s.config || configDiff(s.config.value, body).length > 0) {
+  if (!s.config || canonical(s.config.value) !== canonical(body)) {
     let ok: boolean;
     try {
       ok = await control.dcs.setConfigValue(JSON.stringify(body));
