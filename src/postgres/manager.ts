@@ -1,0 +1,823 @@
+/**
+ * `PostgresManager`: the real-PostgreSQL implementation of `PostgresPort` for one data directory.
+ *
+ * It owns the files it renders (`postgresql.conf`, `pg_hba.conf`, `pg_ident.conf`, signal files, the pass
+ * file) and never assumes it started the running postmaster: every method re-reads `postmaster.pid` and
+ * `pg_control`, so a restarted agent adopts a running server.
+ */
+import type { Config } from "../config/schema.ts";
+import { type DynamicConfig, DynamicConfigSchema } from "../config/dynamic.ts";
+import { type Clock, realClock } from "../util/clock.ts";
+import { createRoles, initdbArgs, runPostBootstrap } from "./bootstrap.ts";
+import {
+  BASE_CONF,
+  configDir,
+  effectiveParameters,
+  GENERATED_HEADER,
+  type GucMap,
+  hbaLines,
+  identLines,
+  localHost,
+  parseListen,
+  recoveryParameters,
+  renderLinesFile,
+  renderPostgresqlConf,
+} from "./config_file.ts";
+import { connUrl, formatConninfo, type PgpassEntry, renderPgpass } from "./conninfo.ts";
+import { type ControlData, localWalEnd, parseControlData } from "./controldata.ts";
+import { PgCommandError, PgError, PgStateError, PgUnreachableError } from "./errors.ts";
+import { formatLsn } from "./lsn.ts";
+import { exists, OsUser, runCommand } from "./os_user.ts";
+import { binaries, type PgBinaries, PgCtl } from "./pg_ctl.ts";
+import type { PgState, PostgresPort, StartOptions, StopMode, Upstream } from "./port.ts";
+import {
+  isConnectionError,
+  observeQuery,
+  openSql,
+  pendingRestart,
+  reloadAndWait,
+  replicationRows,
+  type Sql,
+} from "./queries.ts";
+import {
+  basebackupMethod,
+  commandMethod,
+  emptyDir,
+  type LogFn,
+  ReplicaMethodRegistry,
+  runReplicaMethods,
+} from "./replica.ts";
+import { decideRewind, historyFileName, type LocalPosition, parseTimelineHistory, recordEnd } from "./rewind.ts";
+import { syncPhysicalSlots } from "./slots.ts";
+
+export type { LogFn } from "./replica.ts";
+
+export interface ManagerOptions {
+  /** Effective dynamic configuration (DCS `config`, else `bootstrap.dcs`). */
+  dynamic?: DynamicConfig | null;
+  log?: LogFn;
+  clock?: Clock;
+  /** Force running tools as/without the OS user (default: decided by `Deno.uid() === 0`). */
+  asRoot?: boolean;
+  /** Extra replica methods (plugins); the configured sections and `basebackup` are added automatically. */
+  replicaMethods?: ReplicaMethodRegistry;
+}
+
+const CLEAN_STATES = new Set(["shut down", "shut down in recovery"]);
+
+export class PostgresManager implements PostgresPort {
+  readonly config: Config;
+  readonly dataDir: string;
+  readonly configDir: string;
+  readonly bin: PgBinaries;
+  readonly user: OsUser;
+  readonly ctl: PgCtl;
+  readonly replicaMethods: ReplicaMethodRegistry;
+  #dynamic: DynamicConfig | null;
+  #log: LogFn;
+  #clock: Clock;
+  #sql: Sql | null = null;
+  /** Managed synchronous_standby_names: undefined until the HA loop sets it. */
+  #ssn: string | null | undefined = undefined;
+  /** Recovery settings last rendered; undefined = unknown (read back from postgresql.conf). */
+  #recovery: GucMap | null | undefined = undefined;
+  #lastWarnings = "";
+  #binVersion: number | null = null;
+
+  constructor(config: Config, opts: ManagerOptions = {}) {
+    this.config = config;
+    this.dataDir = config.postgresql.dataDir.replace(/\/+$/, "");
+    this.configDir = configDir(config).replace(/\/+$/, "");
+    this.bin = binaries(config.postgresql.binDir, config.postgresql.binName);
+    this.user = new OsUser(config.postgresql.osUser, opts.asRoot === undefined ? {} : { asRoot: opts.asRoot });
+    this.ctl = new PgCtl(
+      this.user,
+      this.bin,
+      this.dataDir,
+      `${this.configDir}/postgresql.conf`,
+      `${this.dataDir}/log/postgresql.log`,
+    );
+    this.#dynamic = opts.dynamic ?? null;
+    this.#log = opts.log ?? (() => {});
+    this.#clock = opts.clock ?? realClock;
+    this.replicaMethods = opts.replicaMethods ?? new ReplicaMethodRegistry();
+    if (!this.replicaMethods.get("basebackup")) {
+      this.replicaMethods.register(basebackupMethod(config.postgresql.basebackup));
+    }
+    for (const [name, section] of Object.entries(config.postgresql.methods)) {
+      if (section.command && !this.replicaMethods.get(name)) {
+        this.replicaMethods.register(commandMethod(name, section as Record<string, unknown>));
+      }
+    }
+  }
+
+  /** New effective dynamic configuration; takes effect at the next config rewrite (start/reload/apply). */
+  setDynamicConfig(d: DynamicConfig | null): void {
+    this.#dynamic = d;
+  }
+
+  get passfile(): string {
+    return this.config.postgresql.pgpass ?? `${this.dataDir}.pgpass`;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Observation
+
+  async observe(): Promise<PgState> {
+    const state: PgState = {
+      dataDirEmpty: true,
+      running: false,
+      pid: null,
+      accepting: false,
+      inRecovery: null,
+      timeline: null,
+      sysid: null,
+      controlState: null,
+      xlogLocation: 0,
+      receiveLsn: null,
+      replayLsn: null,
+      replicationState: null,
+      upstream: null,
+      pendingRestart: false,
+      pendingRestartReason: {},
+      serverVersion: null,
+      postmasterStartTime: null,
+      replication: [],
+      replayPaused: false,
+      replayedTimestamp: null,
+    };
+    try {
+      state.dataDirEmpty = !(await exists(`${this.dataDir}/PG_VERSION`));
+      if (state.dataDirEmpty) return state;
+      const [pid, cd] = await Promise.all([this.ctl.postmasterPid(), this.controlData().catch(() => null)]);
+      if (cd) {
+        state.sysid = cd.sysid;
+        state.controlState = cd.state;
+        const end = localWalEnd(cd);
+        if (end) {
+          state.timeline = end.timeline;
+          state.xlogLocation = end.lsn;
+        }
+      }
+      state.pid = pid;
+      state.running = pid !== null;
+      if (!state.running) return state;
+      const probe = await this.#withSql(async (sql) => {
+        const row = await observeQuery(sql);
+        const [repl, pending] = await Promise.all([replicationRows(sql), pendingRestart(sql)]);
+        return { row, repl, pending };
+      });
+      const { row, repl, pending } = probe;
+      state.accepting = true;
+      state.inRecovery = row.inRecovery;
+      state.serverVersion = row.serverVersion;
+      state.postmasterStartTime = row.postmasterStartTime;
+      if (row.timeline !== null) state.timeline = row.timeline;
+      state.receiveLsn = row.receiveLsn;
+      state.replayLsn = row.replayLsn;
+      state.xlogLocation = row.inRecovery
+        ? Math.max(row.receiveLsn ?? 0, row.replayLsn ?? 0)
+        : row.flushLsn ?? state.xlogLocation;
+      state.replicationState = row.inRecovery
+        ? (row.receiverStatus === "streaming" ? "streaming" : "in archive recovery")
+        : null;
+      state.upstream = row.upstream;
+      state.replayPaused = row.replayPaused;
+      state.replayedTimestamp = row.replayedTimestamp;
+      state.replication = repl;
+      state.pendingRestartReason = pending;
+      state.pendingRestart = Object.keys(pending).length > 0;
+    } catch (e) {
+      if (!isConnectionError(e)) this.#log("warning", `Observation query failed: ${errText(e)}`);
+    }
+    return state;
+  }
+
+  /** pg_controldata of the local data directory (LANG=C for stable labels). */
+  async controlData(): Promise<ControlData> {
+    const r = await runCommand(this.bin.pgControldata, [this.dataDir], {
+      env: { LANG: "C", LC_ALL: "C" },
+      timeoutMs: 10_000,
+    });
+    if (!r.success) throw new PgCommandError("pg_controldata", r.code, r.stderr);
+    return parseControlData(r.stdout);
+  }
+
+  /** Major version of the data directory (PG_VERSION), else of the binaries. */
+  async majorVersion(): Promise<number> {
+    try {
+      const v = parseInt((await Deno.readTextFile(`${this.dataDir}/PG_VERSION`)).trim(), 10);
+      if (Number.isFinite(v)) return v;
+    } catch { /* no data directory yet */ }
+    if (this.#binVersion === null) {
+      const r = await runCommand(this.bin.postgres, ["--version"], { timeoutMs: 10_000 });
+      const m = /(\d+)(?:\.\d+)?/.exec(r.stdout);
+      if (!r.success || !m) throw new PgCommandError("postgres --version", r.code, r.stderr);
+      this.#binVersion = Number(m[1]);
+    }
+    return this.#binVersion;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // SQL
+
+  #connectParams() {
+    const su = this.config.postgresql.authentication.superuser;
+    const { port } = parseListen(this.config.postgresql.listen);
+    return {
+      host: this.config.postgresql.useUnixSocket ? this.#socketDir() : localHost(this.config.postgresql.listen),
+      port,
+      user: su.username,
+      ...(su.password !== undefined ? { password: su.password } : {}),
+      database: this.config.postgresql.database,
+      ...(su.sslmode !== undefined ? { sslmode: su.sslmode } : {}),
+    };
+  }
+
+  #socketDir(): string {
+    const dirs = String(this.#effective().parameters.unix_socket_directories ?? "/tmp");
+    return dirs.split(",")[0]!.trim() || "/tmp";
+  }
+
+  /** Run `fn` on the local server; a dead pooled connection is replaced once before giving up. */
+  async #withSql<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      this.#sql ??= openSql(this.#connectParams());
+      try {
+        return await fn(this.#sql);
+      } catch (e) {
+        if (!isConnectionError(e)) throw e;
+        await this.#closeSql();
+        if (attempt >= 1) throw new PgUnreachableError(`Cannot query local PostgreSQL: ${errText(e)}`, { cause: e });
+      }
+    }
+  }
+
+  async #closeSql(): Promise<void> {
+    const sql = this.#sql;
+    this.#sql = null;
+    if (sql) await sql.end({ timeout: 1 }).catch(() => {});
+  }
+
+  async query(text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+    return await this.#withSql(async (sql) => {
+      // deno-lint-ignore no-explicit-any
+      const rows = await sql.unsafe(text, params as any[]);
+      return (rows as Record<string, unknown>[]).map((r) => ({ ...r }));
+    });
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.#withSql((sql) => sql.unsafe("CHECKPOINT"));
+  }
+
+  async close(): Promise<void> {
+    await this.#closeSql();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Configuration files
+
+  #effective() {
+    return effectiveParameters({
+      config: this.config,
+      dynamic: this.#dynamic,
+      majorVersion: this.#majorCache ?? 15,
+      ...(this.#ssn !== undefined ? { synchronousStandbyNames: this.#ssn } : {}),
+    });
+  }
+  #majorCache: number | null = null;
+
+  /** Rename initdb's postgresql.conf to postgresql.base.conf once (Patroni's layout). */
+  async #ensureBaseConf(): Promise<void> {
+    if (this.config.postgresql.customConf) return;
+    const base = `${this.configDir}/${BASE_CONF}`;
+    const conf = `${this.configDir}/postgresql.conf`;
+    if (await exists(base)) return;
+    if ((await exists(conf)) && !(await Deno.readTextFile(conf)).startsWith(GENERATED_HEADER)) {
+      await Deno.rename(conf, base);
+    } else {
+      await this.user.writeFile(base, "", 0o600);
+    }
+  }
+
+  /** Recovery settings found in our own postgresql.conf (after an agent restart). */
+  async #recoveryFromFile(): Promise<GucMap | null> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.configDir}/postgresql.conf`);
+    } catch {
+      return null;
+    }
+    const i = text.indexOf("# recovery settings");
+    if (i < 0 || !(await exists(`${this.dataDir}/standby.signal`))) return null;
+    const out: GucMap = {};
+    for (const line of text.slice(i).split("\n").slice(1)) {
+      const m = /^\s*([\w.]+)\s*=\s*(.*?)\s*$/.exec(line);
+      if (!m) continue;
+      const v = m[2]!;
+      out[m[1]!] = v.startsWith("'")
+        ? v.slice(1, -1).replaceAll("''", "'").replaceAll("\\\\", "\\")
+        : /^\d+$/.test(v)
+        ? Number(v)
+        : v;
+    }
+    return out;
+  }
+
+  /** Write postgresql.conf, hba/ident, signal files and the pass file for `role`. */
+  async #writeConfig(recovery: GucMap | null, opts: { hbaOverride?: string[] } = {}): Promise<void> {
+    this.#majorCache = await this.majorVersion();
+    await this.#ensureBaseConf();
+    const eff = this.#effective();
+    const w = eff.warnings.join("; ");
+    if (w && w !== this.#lastWarnings) this.#log("warning", w);
+    this.#lastWarnings = w;
+    await this.#writePgpass();
+    await this.user.writeFile(
+      `${this.configDir}/postgresql.conf`,
+      renderPostgresqlConf({
+        include: this.config.postgresql.customConf ?? BASE_CONF,
+        parameters: eff.parameters,
+        recovery,
+      }),
+    );
+    const hba = opts.hbaOverride ?? hbaLines(this.config, this.#dynamic);
+    if (hba && String(eff.parameters.hba_file) === `${this.configDir}/pg_hba.conf`) {
+      await this.user.writeFile(`${this.configDir}/pg_hba.conf`, renderLinesFile(hba));
+    }
+    const ident = identLines(this.config, this.#dynamic);
+    if (ident && String(eff.parameters.ident_file) === `${this.configDir}/pg_ident.conf`) {
+      await this.user.writeFile(`${this.configDir}/pg_ident.conf`, renderLinesFile(ident));
+    }
+    if (recovery) {
+      await this.user.writeFile(`${this.dataDir}/standby.signal`, "");
+    } else {
+      await Deno.remove(`${this.dataDir}/standby.signal`).catch(() => {});
+      await Deno.remove(`${this.dataDir}/recovery.signal`).catch(() => {});
+    }
+    this.#recovery = recovery;
+  }
+
+  #recoveryFor(role: "primary" | "replica", upstream: Upstream | null): GucMap | null {
+    if (role === "primary") return null;
+    return recoveryParameters({ config: this.config, dynamic: this.#dynamic, upstream, passfile: this.passfile });
+  }
+
+  /** Rewrite the config keeping the current role and upstream. */
+  async #rewriteConfig(): Promise<void> {
+    if (this.#recovery === undefined) this.#recovery = await this.#recoveryFromFile();
+    await this.#writeConfig(this.#recovery);
+  }
+
+  async #writePgpass(): Promise<void> {
+    const a = this.config.postgresql.authentication;
+    const entries: PgpassEntry[] = [];
+    for (const u of [a.replication, a.superuser, a.rewind]) {
+      if (u?.password !== undefined && !entries.some((e) => e.user === u.username)) {
+        entries.push({ user: u.username, password: u.password });
+      }
+    }
+    await this.user.writeFile(this.passfile, renderPgpass(entries), 0o600);
+  }
+
+  /** Ask the server to reload and wait (≤ 5 s) until our session has re-read the files. */
+  async #reloadAndWait(): Promise<void> {
+    let done: boolean;
+    try {
+      done = await this.#withSql((sql) => reloadAndWait(sql, (ms) => this.#clock.sleep(ms)));
+    } catch (e) {
+      if (!(e instanceof PgUnreachableError)) throw e;
+      const r = await this.ctl.reload();
+      if (!r.success) throw new PgCommandError("pg_ctl reload", r.code, r.stderr);
+      return;
+    }
+    if (!done) this.#log("warning", "Reload was requested but the configuration was not re-read within 5 s");
+  }
+
+  async reload(): Promise<void> {
+    await this.#rewriteConfig();
+    if ((await this.ctl.postmasterPid()) === null) return;
+    await this.#reloadAndWait();
+  }
+
+  async applyParameters(
+    params: Record<string, string | number | boolean>,
+  ): Promise<{ pendingRestart: boolean }> {
+    const d = this.#dynamic ?? DynamicConfigSchema.parse({});
+    this.#dynamic = { ...d, postgresql: { ...d.postgresql, parameters: { ...params } } };
+    await this.#rewriteConfig();
+    if ((await this.ctl.postmasterPid()) === null) return { pendingRestart: false };
+    await this.#reloadAndWait();
+    const pending = await this.#withSql(pendingRestart);
+    for (const [k, v] of Object.entries(pending)) {
+      this.#log("info", `Changed ${k} from '${v.old_value}' to '${v.new_value}' (restart might be required)`);
+    }
+    return { pendingRestart: Object.keys(pending).length > 0 };
+  }
+
+  async setSynchronousStandbyNames(ssn: string | null): Promise<void> {
+    this.#ssn = ssn;
+    await this.#rewriteConfig();
+    if ((await this.ctl.postmasterPid()) !== null) await this.#reloadAndWait();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async start(opts: StartOptions): Promise<boolean> {
+    if (!(await exists(`${this.dataDir}/PG_VERSION`))) {
+      throw new PgStateError(`Cannot start PostgreSQL: no data directory at "${this.dataDir}"`);
+    }
+    const running = await this.ctl.postmasterPid();
+    if (running !== null) {
+      this.#log("info", `Adopting running postmaster (pid ${running}) instead of starting another`);
+      return await this.#waitAccepting(opts.timeoutS);
+    }
+    await this.#writeConfig(this.#recoveryFor(opts.role, opts.upstream ?? null));
+    await this.user.ensureOwnedDir(`${this.dataDir}/log`);
+    await this.#closeSql();
+    const r = await this.ctl.start(opts.timeoutS);
+    if (r.ok) return true;
+    if (r.timedOut && (await this.ctl.postmasterPid()) !== null) {
+      this.#log("warning", `PostgreSQL is still starting after ${opts.timeoutS} s`);
+      return false;
+    }
+    this.#log("error", `PostgreSQL failed to start: ${r.output.trim()} ${await this.#logTail()}`);
+    return false;
+  }
+
+  async #waitAccepting(timeoutS: number): Promise<boolean> {
+    const deadline = this.#clock.now() + timeoutS * 1000;
+    for (;;) {
+      try {
+        await this.#withSql((sql) => sql.unsafe("SELECT 1"));
+        return true;
+      } catch { /* not yet */ }
+      if (this.#clock.now() >= deadline || (await this.ctl.postmasterPid()) === null) return false;
+      await this.#clock.sleep(200);
+    }
+  }
+
+  async #logTail(lines = 10): Promise<string> {
+    try {
+      const t = await Deno.readTextFile(this.ctl.logFile);
+      return "| log: " + t.trim().split("\n").slice(-lines).join(" | ");
+    } catch {
+      return "";
+    }
+  }
+
+  async stop(mode: StopMode, timeoutS: number): Promise<boolean> {
+    if ((await this.ctl.postmasterPid()) === null) return true;
+    // Our own pooled session would hold up a smart shutdown.
+    await this.#closeSql();
+    const r = await this.ctl.stop(mode, timeoutS);
+    if (!r.ok) this.#log("warning", `pg_ctl stop -m ${mode} did not finish: ${r.output.trim()}`);
+    return r.ok;
+  }
+
+  /** Stop (fast) and start again with `opts`. */
+  async restart(opts: StartOptions & { stopMode?: StopMode }): Promise<boolean> {
+    if (!(await this.stop(opts.stopMode ?? "fast", this.config.postgresql.pgCtlTimeout))) return false;
+    return await this.start(opts);
+  }
+
+  async promote(timeoutS: number): Promise<boolean> {
+    await this.#closeSql();
+    const r = await this.ctl.promote(timeoutS);
+    if (!r.ok) {
+      this.#log("error", `pg_ctl promote failed: ${r.output.trim()}`);
+      return false;
+    }
+    // The server removed standby.signal itself; drop the recovery settings so a restart stays primary.
+    await this.#writeConfig(null);
+    await this.#reloadAndWait().catch((e) => this.#log("warning", `Reload after promote failed: ${errText(e)}`));
+    return true;
+  }
+
+  async follow(upstream: Upstream | null): Promise<void> {
+    const recovery = this.#recoveryFor("replica", upstream);
+    const pid = await this.ctl.postmasterPid();
+    if (pid === null) {
+      await this.#writeConfig(recovery);
+      return;
+    }
+    let inRecovery: boolean | null = null;
+    try {
+      inRecovery = (await this.#withSql(observeQuery)).inRecovery;
+    } catch { /* unknown: treat as needing a restart */ }
+    const major = await this.majorVersion();
+    if (inRecovery === true && major >= 13) {
+      // primary_conninfo / primary_slot_name are reloadable since PG 13.
+      await this.#writeConfig(recovery);
+      await this.#reloadAndWait();
+      return;
+    }
+    this.#log("info", `Restarting PostgreSQL as a replica of ${upstream ? `${upstream.host}:${upstream.port}` : "the archive"}`);
+    if (!(await this.stop("fast", this.config.postgresql.pgCtlTimeout))) {
+      throw new PgStateError("Cannot follow a new upstream: PostgreSQL did not stop");
+    }
+    await this.start({ role: "replica", upstream, timeoutS: this.config.postgresql.pgCtlTimeout });
+  }
+
+  async removeDataDirectory(): Promise<void> {
+    if ((await this.ctl.postmasterPid()) !== null) {
+      await this.stop("immediate", this.config.postgresql.pgCtlTimeout);
+      if ((await this.ctl.postmasterPid()) !== null) await this.ctl.kill("SIGKILL");
+    }
+    await this.#closeSql();
+    this.#recovery = undefined;
+    // Keep the directory itself: it may be a mount point, and its owner and mode are right.
+    await emptyDir(this.dataDir);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Bootstrap and replica creation
+
+  async bootstrap(): Promise<void> {
+    if (await exists(`${this.dataDir}/PG_VERSION`)) {
+      throw new PgStateError(`Cannot bootstrap: "${this.dataDir}" already holds a cluster`);
+    }
+    await this.user.ensureOwnedDir(this.dataDir);
+    const su = this.config.postgresql.authentication.superuser;
+    let pwfile: string | null = null;
+    if (su.password !== undefined) {
+      pwfile = await Deno.makeTempFile({ prefix: "pgwarden-pw-" });
+      await this.user.writeFile(pwfile, su.password + "\n", 0o600);
+    }
+    try {
+      this.#log("info", "Initialising a new cluster with initdb");
+      await this.user.runOrThrow(this.bin.initdb, initdbArgs(this.dataDir, this.config, pwfile), {
+        timeoutMs: 300_000,
+      });
+    } finally {
+      if (pwfile) await Deno.remove(pwfile).catch(() => {});
+    }
+
+    // Until the roles exist, only local socket connections are trusted.
+    const hbaPath = `${this.configDir}/pg_hba.conf`;
+    const initdbHba = await Deno.readTextFile(hbaPath).catch(() => null);
+    await this.#writeConfig(null, { hbaOverride: ["local all all trust"] });
+    await this.user.ensureOwnedDir(`${this.dataDir}/log`);
+    const r = await this.ctl.start(this.config.postgresql.pgCtlTimeout);
+    if (!r.ok) {
+      throw new PgStateError(`Cannot start the new cluster: ${r.output.trim()} ${await this.#logTail()}`);
+    }
+    const { port } = parseListen(this.config.postgresql.listen);
+    const sock = openSql({ host: this.#socketDir(), port, user: su.username, database: "postgres", max: 1 });
+    try {
+      await createRoles(sock, this.config);
+      if (initdbHba !== null && !hbaLines(this.config, this.#dynamic)) {
+        await this.user.writeFile(hbaPath, initdbHba);
+      }
+      await this.#writeConfig(null);
+      await reloadAndWait(sock, (ms) => this.#clock.sleep(ms));
+    } finally {
+      await sock.end({ timeout: 1 }).catch(() => {});
+    }
+
+    const script = this.config.bootstrap.postBootstrap;
+    if (script) {
+      this.#log("info", `Running post_bootstrap script: ${script}`);
+      const url = connUrl({
+        host: localHost(this.config.postgresql.listen),
+        port,
+        user: su.username,
+        database: this.config.postgresql.database,
+      });
+      await runPostBootstrap(this.user, script, url, this.passfile);
+    }
+  }
+
+  /** Conninfo of `source` for the replication user, with the pass file instead of the password. */
+  #sourceConninfo(source: Upstream, user: "replication" | "rewind" | "superuser", database?: string) {
+    const auth = this.config.postgresql.authentication;
+    const u = user === "rewind" ? auth.rewind ?? auth.superuser : auth[user];
+    return formatConninfo({
+      host: source.host,
+      port: source.port,
+      user: u.username,
+      dbname: database ?? this.config.postgresql.database,
+      sslmode: u.sslmode ?? "prefer",
+      sslcert: u.sslcert,
+      sslkey: u.sslkey,
+      sslrootcert: u.sslrootcert,
+      application_name: "pgwarden",
+    });
+  }
+
+  async createReplica(source: Upstream & { connUrl?: string }): Promise<void> {
+    if (await exists(`${this.dataDir}/PG_VERSION`)) {
+      throw new PgStateError(`Cannot create a replica: "${this.dataDir}" already holds a cluster`);
+    }
+    if ((await this.ctl.postmasterPid()) !== null) {
+      throw new PgStateError("Cannot create a replica: a postmaster is running on the data directory");
+    }
+    await this.user.ensureOwnedDir(this.dataDir);
+    await this.#writePgpass();
+    const repl = this.config.postgresql.authentication.replication;
+    const hasSource = source.host !== "" && source.port > 0;
+    const used = await runReplicaMethods(this.replicaMethods, this.config.postgresql.createReplicaMethods, {
+      dataDir: this.dataDir,
+      scope: this.config.scope,
+      conninfo: hasSource ? this.#sourceConninfo(source, "replication") : null,
+      connUrl: hasSource
+        ? source.connUrl ?? connUrl({ host: source.host, port: source.port, user: repl.username, database: "postgres" })
+        : null,
+      env: { PGPASSFILE: this.passfile },
+      user: this.user,
+      bin: this.bin,
+      majorVersion: await this.majorVersion(),
+      clock: this.#clock,
+      log: this.#log,
+    });
+    if (!used) {
+      throw new PgStateError(
+        `Cannot create a replica: every method failed (${this.config.postgresql.createReplicaMethods.join(", ")})`,
+      );
+    }
+    this.#recovery = undefined;
+    // The copy carries the source's settings files (ours are rendered again at start) and its server log.
+    await emptyDir(`${this.dataDir}/log`);
+    await this.user.chown(this.dataDir);
+    await Deno.chmod(this.dataDir, 0o700);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Rewind
+
+  /** A superuser SQL client for a remote member. */
+  #remoteSql(source: Upstream): Sql {
+    const su = this.config.postgresql.authentication.superuser;
+    return openSql({
+      host: source.host,
+      port: source.port,
+      user: su.username,
+      ...(su.password !== undefined ? { password: su.password } : {}),
+      database: this.config.postgresql.database,
+      max: 1,
+      ...(su.sslmode !== undefined ? { sslmode: su.sslmode } : {}),
+    });
+  }
+
+  async #localPosition(): Promise<LocalPosition | null> {
+    if ((await this.ctl.postmasterPid()) !== null) {
+      try {
+        const row = await this.#withSql(observeQuery);
+        if (row.timeline === null) return null;
+        return row.inRecovery
+          ? { timeline: row.timeline, lsn: row.replayLsn ?? row.receiveLsn ?? 0, inRecovery: true }
+          : { timeline: row.timeline, lsn: row.flushLsn ?? 0, inRecovery: false };
+      } catch { /* fall back to pg_control */ }
+    }
+    const cd = await this.controlData();
+    let state = cd.state ?? "";
+    if (
+      (state === "shut down in recovery" || state === "in archive recovery") &&
+      (!cd.minRecoveryLsn || !cd.minRecoveryTimeline)
+    ) state = "shut down"; // was a primary when it stopped
+    if (state === "shut down in recovery" || state === "in archive recovery") {
+      return { timeline: cd.minRecoveryTimeline!, lsn: cd.minRecoveryLsn!, inRecovery: true };
+    }
+    if (cd.checkpointTimeline === null || cd.checkpointLsn === null) return null;
+    if (state === "shut down") {
+      const end = await recordEnd(this.bin, this.dataDir, cd.checkpointTimeline, formatLsn(cd.checkpointLsn))
+        .catch(() => null);
+      return { timeline: cd.checkpointTimeline, lsn: cd.checkpointLsn, inRecovery: false, checkpointEnd: end };
+    }
+    return { timeline: cd.checkpointTimeline, lsn: cd.checkpointLsn, inRecovery: false, unclean: true };
+  }
+
+  async needsRewind(source: Upstream): Promise<boolean> {
+    const local = await this.#localPosition();
+    if (!local) {
+      this.#log("warning", "Cannot tell the local timeline; assuming pg_rewind is needed");
+      return true;
+    }
+    const remote = this.#remoteSql(source);
+    try {
+      const row = await observeQuery(remote);
+      if (row.timeline === null) throw new PgStateError("Cannot read the source's timeline");
+      let history: ReturnType<typeof parseTimelineHistory> = [];
+      if (row.timeline > 1) {
+        const rows = await remote.unsafe(`SELECT pg_read_file($1) AS h`, [`pg_wal/${historyFileName(row.timeline)}`]);
+        history = parseTimelineHistory(String((rows[0] as Record<string, unknown>).h ?? ""));
+      }
+      const d = decideRewind(local, {
+        timeline: row.timeline,
+        lsn: row.inRecovery ? Math.max(row.receiveLsn ?? 0, row.replayLsn ?? 0) : row.flushLsn,
+        history,
+      });
+      this.#log(d.need ? "info" : "debug", `pg_rewind ${d.need ? "needed" : "not needed"}: ${d.reason}`);
+      return d.need;
+    } catch (e) {
+      if (e instanceof PgError) throw e;
+      throw new PgUnreachableError(`Cannot check the source's timeline: ${errText(e)}`, { cause: e });
+    } finally {
+      await remote.end({ timeout: 1 }).catch(() => {});
+    }
+  }
+
+  /** pg_rewind works only with data checksums or wal_log_hints, and on a cleanly stopped cluster. */
+  async canRewind(): Promise<boolean> {
+    try {
+      const cd = await this.controlData();
+      return cd.walLogHints || cd.dataChecksums;
+    } catch {
+      return false;
+    }
+  }
+
+  async rewind(source: Upstream): Promise<boolean> {
+    if (!(await this.canRewind())) {
+      this.#log("error", "Cannot rewind: the cluster has neither data checksums nor wal_log_hints");
+      return false;
+    }
+    if ((await this.ctl.postmasterPid()) !== null && !(await this.stop("fast", this.config.postgresql.pgCtlTimeout))) {
+      this.#log("error", "Cannot rewind: PostgreSQL did not stop");
+      return false;
+    }
+    let cd = await this.controlData();
+    if (!CLEAN_STATES.has(cd.state ?? "")) {
+      // pg_rewind needs a clean shutdown; single-user mode refuses standby mode, so drop the signal files.
+      this.#log("info", `Running crash recovery in single-user mode (cluster state "${cd.state}")`);
+      await Deno.remove(`${this.dataDir}/standby.signal`).catch(() => {});
+      await Deno.remove(`${this.dataDir}/recovery.signal`).catch(() => {});
+      const r = await this.ctl.singleUserRecovery(this.config.postgresql.pgCtlTimeout * 5);
+      cd = await this.controlData();
+      if (!CLEAN_STATES.has(cd.state ?? "")) {
+        this.#log("error", `Crash recovery failed (state "${cd.state}"): ${r.stderr.trim()}`);
+        return false;
+      }
+    }
+    // pg_rewind reads the source's timeline from its pg_control, which a fresh promotion updates only at the
+    // next checkpoint.
+    const remote = this.#remoteSql(source);
+    try {
+      await remote.unsafe("CHECKPOINT");
+    } catch (e) {
+      this.#log("error", `Cannot rewind: CHECKPOINT on the source failed: ${errText(e)}`);
+      return false;
+    } finally {
+      await remote.end({ timeout: 1 }).catch(() => {});
+    }
+    await this.#writePgpass();
+    const args = [
+      `--target-pgdata=${this.dataDir}`,
+      `--source-server=${this.#sourceConninfo(source, "rewind")}`,
+    ];
+    this.#log("info", `Running pg_rewind from ${source.host}:${source.port}`);
+    // pg_rewind makes the target's files match the source's, our server log included: keep ours aside.
+    const aside = `${this.dataDir}.rewind-postgresql.log`;
+    const hadLog = await moveFile(this.ctl.logFile, aside);
+    const r = await this.user.run(this.bin.pgRewind, args, {
+      env: { PGPASSFILE: this.passfile },
+      timeoutMs: 3600_000,
+    });
+    if (hadLog) {
+      await this.user.ensureOwnedDir(`${this.dataDir}/log`);
+      await moveFile(aside, this.ctl.logFile);
+    }
+    this.#recovery = undefined;
+    if (!r.success) {
+      this.#log("error", `pg_rewind failed (exit code ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+      return false;
+    }
+    this.#log("info", "pg_rewind finished");
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Slots
+
+  async syncReplicationSlots(names: string[]): Promise<void> {
+    const ignore = (this.#dynamic?.ignoreSlots ?? []).map((r) => ({
+      ...(r.name !== undefined ? { name: r.name } : {}),
+      ...(r.type !== undefined ? { type: r.type } : {}),
+      ...(r.database !== undefined ? { database: r.database } : {}),
+      ...(r.plugin !== undefined ? { plugin: r.plugin } : {}),
+    }));
+    const plan = await this.#withSql((sql) => syncPhysicalSlots(sql, names, ignore));
+    for (const n of plan.create) this.#log("info", `Created physical replication slot "${n}"`);
+    for (const n of plan.drop) this.#log("info", `Dropped physical replication slot "${n}"`);
+    for (const n of plan.keepActive) this.#log("warning", `Kept unwanted slot "${n}": it is in use`);
+  }
+}
+
+/** rename, or copy + remove across file systems; false when `from` does not exist. */
+async function moveFile(from: string, to: string): Promise<boolean> {
+  try {
+    await Deno.rename(from, to);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    await Deno.copyFile(from, to);
+    await Deno.remove(from);
+    return true;
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

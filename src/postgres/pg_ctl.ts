@@ -1,0 +1,209 @@
+/**
+ * Process control for one data directory: start/stop/reload/promote through `pg_ctl`, liveness through
+ * `postmaster.pid` + `/proc`, and single-user crash recovery.
+ *
+ * The postmaster must outlive the agent: `pg_ctl start` forks it and the child calls `setsid()`, so it sits
+ * in its own session and process group, its stdio goes to a log file (never the agent's stdout), and a
+ * SIGKILLed agent leaves it running. A restarted agent finds it through `postmaster.pid` and adopts it.
+ */
+import { exists, OsUser, type RunResult } from "./os_user.ts";
+import type { StopMode } from "./port.ts";
+
+export interface PgBinaries {
+  pgCtl: string;
+  initdb: string;
+  pgControldata: string;
+  pgBasebackup: string;
+  postgres: string;
+  pgIsready: string;
+  pgRewind: string;
+  pgWaldump: string;
+}
+
+export function binaries(binDir: string, names: Partial<Record<keyof PgBinaries, string | undefined>> = {}) {
+  const dir = binDir.replace(/\/+$/, "");
+  const bin = (k: keyof PgBinaries, def: string) => {
+    const n = names[k] ?? def;
+    return n.includes("/") || !dir ? n : `${dir}/${n}`;
+  };
+  return {
+    pgCtl: bin("pgCtl", "pg_ctl"),
+    initdb: bin("initdb", "initdb"),
+    pgControldata: bin("pgControldata", "pg_controldata"),
+    pgBasebackup: bin("pgBasebackup", "pg_basebackup"),
+    postgres: bin("postgres", "postgres"),
+    pgIsready: bin("pgIsready", "pg_isready"),
+    pgRewind: bin("pgRewind", "pg_rewind"),
+    pgWaldump: bin("pgWaldump", "pg_waldump"),
+  } satisfies PgBinaries;
+}
+
+/** Quote for the shell pg_ctl uses to run the postmaster (`-o` is pasted into a command line). */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+export interface PostmasterPidFile {
+  pid: number;
+  dataDir: string | null;
+  startEpoch: number | null;
+  port: number | null;
+  socketDir: string | null;
+  /** `starting`, `stopping`, `ready`, `standby` (PG 10+), or null. */
+  status: string | null;
+}
+
+/** Parse `postmaster.pid`. Pure. */
+export function parsePostmasterPid(text: string): PostmasterPidFile | null {
+  const l = text.split("\n");
+  const pid = Number(l[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const num = (s: string | undefined) => (s && /^\d+$/.test(s.trim()) ? Number(s.trim()) : null);
+  return {
+    pid,
+    dataDir: l[1] ?? null,
+    startEpoch: num(l[2]),
+    port: num(l[3]),
+    socketDir: l[4] ?? null,
+    status: l[7]?.trim() || null,
+  };
+}
+
+export class PgCtl {
+  constructor(
+    readonly user: OsUser,
+    readonly bin: PgBinaries,
+    readonly dataDir: string,
+    readonly configFile: string,
+    readonly logFile: string,
+  ) {}
+
+  async readPidFile(): Promise<PostmasterPidFile | null> {
+    try {
+      return parsePostmasterPid(await Deno.readTextFile(`${this.dataDir}/postmaster.pid`));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * PID of a live postmaster serving this data directory, or null. Checks `/proc` (the equivalent of
+   * kill(pid, 0) that also works for other users' processes) and guards against PID reuse by comparing the
+   * process's command and working directory (the postmaster chdirs into its data directory).
+   */
+  async postmasterPid(): Promise<number | null> {
+    const pf = await this.readPidFile();
+    if (!pf) return null;
+    return (await isPostmasterOf(pf.pid, this.dataDir)) ? pf.pid : null;
+  }
+
+  /** `pg_ctl status`: 0 running, 3 not running, 4 no valid data directory. */
+  async status(): Promise<{ running: boolean; pid: number | null }> {
+    const r = await this.user.run(this.bin.pgCtl, ["status", "-D", this.dataDir], { timeoutMs: 10_000 });
+    const m = /PID: (\d+)/.exec(r.stdout);
+    return { running: r.code === 0, pid: m ? Number(m[1]) : null };
+  }
+
+  /**
+   * `pg_ctl start -w`. Resolves `ok: false, timedOut: true` when the server is still starting after
+   * `timeoutS` (it keeps starting), `ok: false` with output when it failed.
+   */
+  async start(timeoutS: number): Promise<{ ok: boolean; timedOut: boolean; output: string }> {
+    const t = Math.max(1, Math.ceil(timeoutS));
+    const r = await this.user.run(this.bin.pgCtl, [
+      "start",
+      "-D",
+      this.dataDir,
+      "-o",
+      `--config-file=${shellQuote(this.configFile)}`,
+      "-l",
+      this.logFile,
+      "-w",
+      "-t",
+      String(t),
+    ], { timeoutMs: (t + 15) * 1000 });
+    const output = r.stdout + r.stderr;
+    return { ok: r.success, timedOut: /did not start in time|timed out/i.test(output) || r.timedOut, output };
+  }
+
+  /** `pg_ctl stop -m <mode> -w`; true when the server is down (or was not running). */
+  async stop(mode: StopMode, timeoutS: number): Promise<{ ok: boolean; output: string }> {
+    const t = Math.max(1, Math.ceil(timeoutS));
+    const r = await this.user.run(this.bin.pgCtl, ["stop", "-D", this.dataDir, "-m", mode, "-w", "-t", String(t)], {
+      timeoutMs: (t + 15) * 1000,
+    });
+    const output = r.stdout + r.stderr;
+    if (r.success || /PID file .* does not exist|Is server running\?/i.test(output)) {
+      return { ok: (await this.postmasterPid()) === null, output };
+    }
+    return { ok: false, output };
+  }
+
+  async reload(): Promise<RunResult> {
+    return await this.user.run(this.bin.pgCtl, ["reload", "-D", this.dataDir, "-s"], { timeoutMs: 15_000 });
+  }
+
+  /** `pg_ctl promote -w`: waits until the server left recovery (or `timeoutS`). */
+  async promote(timeoutS: number): Promise<{ ok: boolean; output: string }> {
+    const t = Math.max(1, Math.ceil(timeoutS));
+    const r = await this.user.run(this.bin.pgCtl, ["promote", "-D", this.dataDir, "-w", "-t", String(t)], {
+      timeoutMs: (t + 15) * 1000,
+    });
+    return { ok: r.success, output: r.stdout + r.stderr };
+  }
+
+  /**
+   * Crash recovery without accepting connections: `postgres --single` replays WAL to a consistent state and
+   * writes a shutdown checkpoint. Archiving is switched on with a failing command so that WAL segments not
+   * yet archived stay marked `.ready` instead of being recycled.
+   */
+  async singleUserRecovery(timeoutS: number, database = "postgres"): Promise<RunResult> {
+    return await this.user.run(this.bin.postgres, [
+      "--single",
+      "-D",
+      this.dataDir,
+      `--config-file=${this.configFile}`,
+      "-c",
+      "archive_mode=on",
+      "-c",
+      "archive_command=false",
+      database,
+    ], { timeoutMs: timeoutS * 1000, stdin: "" });
+  }
+
+  /** Kill the postmaster's whole session (last resort in tests and `stop` failures). */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    const pid = await this.postmasterPid();
+    if (pid === null) return;
+    try {
+      Deno.kill(-pid, signal);
+    } catch {
+      try {
+        Deno.kill(pid, signal);
+      } catch { /* gone */ }
+    }
+  }
+}
+
+/** Is `pid` a live postmaster (or postgres) process whose working directory is `dataDir`? */
+export async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Field 3 (after the parenthesised command) is the state; a zombie is not running.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "Z" || state === "X") return false;
+  } catch {
+    return false;
+  }
+  try {
+    const cmd = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0")[0] ?? "";
+    if (!/(postgres|postmaster)$/.test(cmd)) return false;
+  } catch { /* unreadable: keep the /proc evidence */ }
+  try {
+    const [cwd, real] = await Promise.all([Deno.readLink(`/proc/${pid}/cwd`), Deno.realPath(dataDir)]);
+    return cwd === real;
+  } catch {
+    // Not permitted to read another user's cwd: fall back to existence of the data directory.
+    return await exists(dataDir);
+  }
+}

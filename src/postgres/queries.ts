@@ -1,0 +1,204 @@
+/**
+ * SQL probes through npm:postgres (postgres.js): one round trip per observation, text casts for LSNs and
+ * timestamps so nothing depends on client-side type parsing. Connection-level failures become
+ * `PgUnreachableError`; SQL errors keep their SQLSTATE.
+ */
+import postgres from "postgres";
+import { PgUnreachableError } from "./errors.ts";
+import { parseLsnOrNull } from "./lsn.ts";
+import type { ReplicationRow } from "./port.ts";
+import { upstreamOf } from "./conninfo.ts";
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+export interface ConnectParams {
+  /** Host name/address, or a Unix socket directory (starts with `/`). */
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  connectTimeoutS?: number;
+  /** Pool size; 1 keeps session state (SET) across statements. */
+  max?: number;
+  sslmode?: string;
+}
+
+export function openSql(p: ConnectParams): Sql {
+  const ssl = p.sslmode === "require" || p.sslmode === "verify-ca" || p.sslmode === "verify-full"
+    ? "require" as const
+    : p.sslmode === "prefer"
+    ? "prefer" as const
+    : false;
+  return postgres({
+    host: p.host,
+    port: p.port,
+    user: p.user,
+    pass: p.password,
+    database: p.database,
+    ssl,
+    max: p.max ?? 2,
+    connect_timeout: p.connectTimeoutS ?? 3,
+    idle_timeout: 30,
+    max_lifetime: 3600,
+    prepare: false,
+    onnotice: () => {},
+    connection: { application_name: "pgwarden" },
+    // All values as text: we cast in SQL and parse ourselves.
+    fetch_types: false,
+  }) as unknown as Sql;
+}
+
+/** Errors that mean "no usable connection" rather than "the statement failed". */
+export function isConnectionError(e: unknown): boolean {
+  if (e instanceof PgUnreachableError) return true;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== "string") return true;
+  // SQLSTATE classes 08 (connection exception) and 57 (operator intervention: shutdown, starting up).
+  if (/^(08|57)/.test(code)) return true;
+  return !/^[0-9A-Z]{5}$/.test(code);
+}
+
+export interface ObservedRow {
+  inRecovery: boolean;
+  serverVersion: number;
+  postmasterStartTime: string | null;
+  timeline: number | null;
+  flushLsn: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  replayPaused: boolean;
+  replayedTimestamp: string | null;
+  receiverStatus: string | null;
+  upstream: string | null;
+  confLoadTime: string | null;
+}
+
+const OBSERVE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+  current_setting('server_version_num')::int AS server_version,
+  pg_postmaster_start_time()::text AS postmaster_start_time,
+  pg_conf_load_time()::text AS conf_load_time,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS flush_lsn,
+  CASE WHEN pg_is_in_recovery() THEN NULL
+    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_timeline,
+  (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+  pg_last_xact_replay_timestamp()::text AS replayed_timestamp,
+  w.status AS receiver_status, w.received_tli, w.sender_host, w.sender_port,
+  current_setting('primary_conninfo') AS primary_conninfo
+FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true`;
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const int = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number(v));
+const bool = (v: unknown): boolean => v === true || v === "t" || v === "true";
+
+/** Parse the one row of OBSERVE_SQL. Pure. */
+export function parseObservedRow(r: Row): ObservedRow {
+  const inRecovery = bool(r.in_recovery);
+  const receiverTl = int(r.received_tli);
+  const senderHost = str(r.sender_host);
+  const senderPort = int(r.sender_port);
+  const conninfo = str(r.primary_conninfo) ?? "";
+  return {
+    inRecovery,
+    serverVersion: Number(r.server_version),
+    postmasterStartTime: str(r.postmaster_start_time),
+    confLoadTime: str(r.conf_load_time),
+    timeline: inRecovery ? receiverTl ?? int(r.checkpoint_timeline) : int(r.primary_timeline),
+    flushLsn: parseLsnOrNull(str(r.flush_lsn)),
+    receiveLsn: parseLsnOrNull(str(r.receive_lsn)),
+    replayLsn: parseLsnOrNull(str(r.replay_lsn)),
+    replayPaused: bool(r.replay_paused),
+    replayedTimestamp: str(r.replayed_timestamp),
+    receiverStatus: str(r.receiver_status),
+    upstream: !inRecovery
+      ? null
+      : senderHost && senderPort
+      ? `${senderHost}:${senderPort}`
+      : conninfo
+      ? upstreamOf(conninfo)
+      : null,
+  };
+}
+
+export async function observeQuery(sql: Sql): Promise<ObservedRow> {
+  const rows = await sql.unsafe(OBSERVE_SQL);
+  return parseObservedRow(rows[0] as Row);
+}
+
+export async function replicationRows(sql: Sql): Promise<ReplicationRow[]> {
+  const rows = await sql.unsafe(`
+    SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority,
+      write_lsn::text, flush_lsn::text, replay_lsn::text
+    FROM pg_stat_replication ORDER BY application_name`);
+  return (rows as Row[]).map((r) => {
+    const row: ReplicationRow = {
+      usename: str(r.usename) ?? "",
+      application_name: str(r.application_name) ?? "",
+      client_addr: str(r.client_addr),
+      state: str(r.state) ?? "",
+      sync_state: str(r.sync_state) ?? "",
+      sync_priority: Number(r.sync_priority ?? 0),
+    };
+    const w = parseLsnOrNull(str(r.write_lsn));
+    const f = parseLsnOrNull(str(r.flush_lsn));
+    const p = parseLsnOrNull(str(r.replay_lsn));
+    if (w !== null) row.write_lsn = w;
+    if (f !== null) row.flush_lsn = f;
+    if (p !== null) row.replay_lsn = p;
+    return row;
+  });
+}
+
+/** Settings whose new value (in the files) needs a restart: name → {old_value, new_value}. */
+export async function pendingRestart(
+  sql: Sql,
+): Promise<Record<string, { old_value: string; new_value: string }>> {
+  const rows = await sql.unsafe(`
+    SELECT s.name, current_setting(s.name) AS old_value,
+      (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1)
+        AS new_value
+    FROM pg_settings s WHERE s.pending_restart ORDER BY s.name`);
+  const out: Record<string, { old_value: string; new_value: string }> = {};
+  for (const r of rows as Row[]) {
+    out[String(r.name)] = { old_value: str(r.old_value) ?? "", new_value: str(r.new_value) ?? "" };
+  }
+  return out;
+}
+
+/**
+ * `pg_reload_conf()` and wait (≤ `timeoutMs`) until the session answering has re-read the files: its
+ * `pg_conf_load_time()` is not older than the moment the reload was requested (server clock). A backend that
+ * connects before the postmaster itself reloaded inherits the old time, so it is never mistaken for done.
+ */
+export async function reloadAndWait(
+  sql: Sql,
+  sleep: (ms: number) => Promise<void>,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const rows = await sql.unsafe(`SELECT clock_timestamp()::text AS t`);
+  const t = String((rows[0] as Row).t);
+  await sql.unsafe(`SELECT pg_reload_conf()`);
+  for (let waited = 0; waited <= timeoutMs; waited += 20) {
+    const r = await sql.unsafe(`SELECT pg_conf_load_time() >= $1::timestamptz AS ok`, [t]);
+    if (bool((r[0] as Row).ok)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/** Quote an identifier (role, slot in DDL). */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quote a string literal; backslashes use the E'' form so standard_conforming_strings does not matter. */
+export function quoteLiteral(value: string): string {
+  if (!value.includes("\\")) return `'${value.replaceAll("'", "''")}'`;
+  return `E'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
