@@ -6,7 +6,7 @@ import type { AgentControl, AgentView, RestartRequest } from "../../src/agent/st
 import { type DynamicConfigInput, fromPatroniDynamic, toPatroniDynamic } from "../../src/config/dynamic.ts";
 import { type Config, type ConfigInput, ConfigSchema } from "../../src/config/schema.ts";
 import { MemoryDcs, MemoryStore } from "../../src/dcs/memory.ts";
-import { basePath, type MemberData } from "../../src/dcs/types.ts";
+import { basePath, type Dcs, type MemberData } from "../../src/dcs/types.ts";
 import type { PgState } from "../../src/postgres/port.ts";
 
 export const SCOPE = "batman";
@@ -121,12 +121,15 @@ export class FakeAgent implements AgentControl {
   reinitResult = { ok: true, status: 200, message: "reinitialize started" };
   failsafeLsn: number | null = 0x5000000;
   citusEvent?: AgentControl["citusEvent"];
-  constructor(public current: AgentView, public dcs: MemoryDcs) {}
+  /** Called on `wake()`: lets a test play the HA loop's part (e.g. move the leader key). */
+  onWake: () => void = () => {};
+  constructor(public current: AgentView, public dcs: Dcs) {}
   view(): AgentView {
     return this.current;
   }
   wake(): void {
     this.wakes++;
+    this.onWake();
   }
   restart(req: RestartRequest) {
     this.calls.push({ op: "restart", arg: req });
@@ -240,4 +243,21 @@ export function memoryDcs(
     retryTimeoutS: 10,
   });
   return { store, dcs };
+}
+
+/** The DCS key path of `rel` in the test cluster. */
+export function keyPath(rel: string): string {
+  return `${basePath(NAMESPACE, SCOPE)}/${rel}`;
+}
+
+/** Wrap a DCS so single methods can be replaced (e.g. to lose a compare-and-set race). */
+export function hookDcs<T extends Dcs>(dcs: T, hooks: Partial<Dcs>): Dcs {
+  return new Proxy(dcs, {
+    get(target, prop) {
+      const hook = (hooks as Record<PropertyKey, unknown>)[prop];
+      if (hook !== undefined) return hook;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }
