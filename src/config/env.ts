@@ -28,7 +28,15 @@ const RESTAPI = [
   "server_tokens",
 ];
 const CTL = ["insecure", "cacert", "certfile", "keyfile", "keyfile_password"];
-const POSTGRESQL = ["listen", "connect_address", "proxy_address", "config_dir", "data_dir", "pgpass", "bin_dir"];
+const POSTGRESQL = [
+  "listen",
+  "connect_address",
+  "proxy_address",
+  "config_dir",
+  "data_dir",
+  "pgpass",
+  "bin_dir",
+];
 const LOG = [
   "type",
   "level",
@@ -46,7 +54,15 @@ const LOG = [
 ];
 /** Old names Patroni still honours; the new name wins when both are set. */
 const LOG_OLD: Record<string, string> = { LOGLEVEL: "level", LOGFORMAT: "format", LOG_DATEFMT: "dateformat" };
-const BINARIES = ["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "postgres", "pg_isready", "pg_rewind"];
+const BINARIES = [
+  "pg_ctl",
+  "initdb",
+  "pg_controldata",
+  "pg_basebackup",
+  "postgres",
+  "pg_isready",
+  "pg_rewind",
+];
 const AUTH_USERS = ["superuser", "replication", "rewind"];
 const AUTH_PARAMS = [
   "username",
@@ -95,7 +111,14 @@ const GENERIC_SUFFIXES = [
 const CITUS = ["group", "database"];
 
 const LIST_KEYS = new Set(["hosts", "checks", "service_tags", "allowlist"]);
-const DICT_KEYS = new Set(["set_acls", "auth_data", "http_extra_headers", "https_extra_headers", "static_fields", "loggers"]);
+const DICT_KEYS = new Set([
+  "set_acls",
+  "auth_data",
+  "http_extra_headers",
+  "https_extra_headers",
+  "static_fields",
+  "loggers",
+]);
 const BOOL_KEYS = new Set([
   "use_proxies",
   "register_service",
@@ -105,7 +128,15 @@ const BOOL_KEYS = new Set([
   "insecure",
   "deduplicate_heartbeat_logs",
 ]);
-const INT_KEYS = new Set(["port", "group", "request_queue_size", "max_queue_size", "file_size", "file_num", "mode"]);
+const INT_KEYS = new Set([
+  "port",
+  "group",
+  "request_queue_size",
+  "max_queue_size",
+  "file_size",
+  "file_num",
+  "mode",
+]);
 
 /** Every environment variable name the loader understands. */
 export const PATRONI_ENV_NAMES: readonly string[] = [
@@ -121,7 +152,9 @@ export const PATRONI_ENV_NAMES: readonly string[] = [
   ...LOG.map((k) => `PATRONI_LOG_${k.toUpperCase()}`),
   ...Object.keys(LOG_OLD).map((k) => `PATRONI_${k}`),
   ...AUTH_USERS.flatMap((u) => AUTH_PARAMS.map((p) => `PATRONI_${u.toUpperCase()}_${p.toUpperCase()}`)),
-  ...DCS_SECTIONS.flatMap((s) => GENERIC_SUFFIXES.map((k) => `PATRONI_${s.toUpperCase()}_${k.toUpperCase()}`)),
+  ...DCS_SECTIONS.flatMap((s) =>
+    GENERIC_SUFFIXES.map((k) => `PATRONI_${s.toUpperCase()}_${k.toUpperCase()}`)
+  ),
   ...["etcd", "etcd3"].flatMap((s) => ["USERNAME", "PASSWORD"].map((k) => `PATRONI_${s.toUpperCase()}_${k}`)),
   ...CITUS.map((k) => `PATRONI_CITUS_${k.toUpperCase()}`),
 ];
@@ -207,13 +240,17 @@ export function patroniEnvOverlay(env: Env): EnvOverlay {
   }
   // A log.format that is not a Python %-style format is a list of fields (JSON logging).
   const fmt = (doc.log as Obj | undefined)?.format;
-  if (typeof fmt === "string" && !/%\(\w+\)/.test(fmt)) (doc.log as Obj).format = parseStructured(fmt, "list");
+  if (typeof fmt === "string" && !/%\(\w+\)/.test(fmt)) {
+    (doc.log as Obj).format = parseStructured(fmt, "list");
+  }
   for (const b of BINARIES) {
     const name = `PATRONI_POSTGRESQL_BIN_${b.toUpperCase()}`;
     const v = get(name);
     if (v !== undefined) put(["postgresql", "bin_name", b], name, v);
   }
-  for (const sec of ["restapi", "ctl"]) section(sec, ["username", "password"], sec.toUpperCase(), [sec, "authentication"]);
+  for (const sec of ["restapi", "ctl"]) {
+    section(sec, ["username", "password"], sec.toUpperCase(), [sec, "authentication"]);
+  }
   for (const u of AUTH_USERS) section(u, AUTH_PARAMS, u.toUpperCase(), ["postgresql", "authentication", u]);
   for (const s of DCS_SECTIONS) section(s, GENERIC_SUFFIXES);
   // Credentials only complete a section some other variable created (Patroni's rule).

@@ -78,7 +78,9 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      }
       d[i]![j] = v;
     }
   }
@@ -207,7 +209,12 @@ export function userPath(modelPath: readonly Seg[], ctx: FormatContext): string 
   return renderPath(modelPath.map((s) => ctx.flavor === "yaml" ? speller.segment(s) : s));
 }
 
-function unknownKeyIssue(parent: readonly Seg[], key: string, modelKeys: readonly string[], ctx: FormatContext) {
+function unknownKeyIssue(
+  parent: readonly Seg[],
+  key: string,
+  modelKeys: readonly string[],
+  ctx: FormatContext,
+) {
   const speller = ctx.speller ?? identitySpeller;
   const path = userPath([...parent, key], ctx);
   const o = ctx.origins.get(pathKey([...parent, key]));
@@ -284,7 +291,8 @@ export function objectKeysAt(schema: z.ZodType, path: readonly Seg[]): string[] 
 
 type Issue = z.core.$ZodIssue;
 
-const orList = (xs: string[]) => xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs.at(-1)}`;
+const orList = (xs: string[]) =>
+  xs.length < 2 ? xs.join("") : `${xs.slice(0, -1).join(", ")} or ${xs.at(-1)}`;
 
 function expectedOfBranch(branch: readonly Issue[], flavor: Flavor): string | undefined {
   const root = branch.find((i) => i.path.length === 0);
@@ -310,7 +318,8 @@ function convert(issue: Issue, ctx: FormatContext, prefix: readonly Seg[], out: 
     // A branch whose issues are not a plain type mismatch at its root matched the shape: report its issues
     // (e.g. a list of hosts with one bad entry) instead of the union summary.
     const deep = issue.errors.filter((b) =>
-      b.length > 0 && !b.some((i) => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value"))
+      b.length > 0 &&
+      !b.some((i) => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value"))
     );
     if (deep.length === 1) {
       for (const i of deep[0]!) convert(i, ctx, path, out);
@@ -321,7 +330,9 @@ function convert(issue: Issue, ctx: FormatContext, prefix: readonly Seg[], out: 
     const what = expected.length ? orList(expected as string[]) : "a valid value";
     out.push({
       path: userPath(path, ctx),
-      message: input === undefined ? `required, expected ${what}` : `expected ${what}, got ${describeValue(input)}`,
+      message: input === undefined
+        ? `required, expected ${what}`
+        : `expected ${what}, got ${describeValue(input)}`,
     });
     return;
   }

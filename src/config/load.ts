@@ -43,7 +43,10 @@ export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<
     try {
       text = await Deno.readTextFile(abs);
     } catch (e) {
-      throw new ConfigError([{ path: "(file)", message: `cannot read ${abs}: ${(e as Error).message}` }], abs);
+      throw new ConfigError(
+        [{ path: "(file)", message: `cannot read ${abs}: ${(e as Error).message}` }],
+        abs,
+      );
     }
     return withSource(() => parsePatroniYaml(text, opts), abs);
   }
@@ -78,7 +81,10 @@ export async function importConfigModule(abs: string): Promise<unknown> {
   try {
     mod = await import(`${pathToFileURL(abs).href}${stamp ? `?mtime=${stamp}` : ""}`);
   } catch (e) {
-    throw new ConfigError([{ path: "(module)", message: `cannot import ${abs}: ${(e as Error).message}` }], abs);
+    throw new ConfigError(
+      [{ path: "(module)", message: `cannot import ${abs}: ${(e as Error).message}` }],
+      abs,
+    );
   }
   const d = mod.default;
   if (typeof d === "function") {
@@ -117,7 +123,9 @@ export function parseYamlDocument(text: string) {
     version: "1.1",
     uniqueKeys: true,
     prettyErrors: false,
-    customTags: (tags) => [...tags.filter((t) => typeof t === "string" || t.tag !== "tag:yaml.org,2002:bool"), pyYamlBool],
+    customTags: (
+      tags,
+    ) => [...tags.filter((t) => typeof t === "string" || t.tag !== "tag:yaml.org,2002:bool"), pyYamlBool],
   });
 }
 

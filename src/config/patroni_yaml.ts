@@ -9,7 +9,15 @@
  */
 import { camelToSnake, snakeToCamel } from "./case.ts";
 import { DYNAMIC_KEYS } from "./dynamic.ts";
-import { type ConfigIssue, describeValue, type Origins, pathKey, renderPath, type Seg, type Speller } from "./errors.ts";
+import {
+  type ConfigIssue,
+  describeValue,
+  type Origins,
+  pathKey,
+  renderPath,
+  type Seg,
+  type Speller,
+} from "./errors.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -70,7 +78,10 @@ const dynamicConv: Conv = {
   nullable: ["slots", "ignoreSlots", "standbyCluster"],
 };
 
-const TAG_KEYS: Record<string, string> = { failover_priority: "failoverPriority", sync_priority: "syncPriority" };
+const TAG_KEYS: Record<string, string> = {
+  failover_priority: "failoverPriority",
+  sync_priority: "syncPriority",
+};
 const tagsConv: Conv = { key: (k) => TAG_KEYS[k] ?? k, child: () => verbatim };
 
 const LOG_KEYS: Record<string, string> = { format: "lineFormat" };

@@ -11,7 +11,9 @@ import { DYNAMIC_KEYS, DynamicConfigSchema } from "./dynamic.ts";
 /** `host:port`; host may be empty or `*` (all interfaces), or a bracketed IPv6 address. */
 export const HostPort = z.string({
   error: (iss) =>
-    iss.input === undefined ? `required, expected "host:port"` : `expected "host:port", got ${JSON.stringify(iss.input)}`,
+    iss.input === undefined
+      ? `required, expected "host:port"`
+      : `expected "host:port", got ${JSON.stringify(iss.input)}`,
 }).regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*|\*):\d{1,5}$/, {
   error: (iss) => `expected "host:port", got ${JSON.stringify(iss.input)}`,
 });
@@ -109,8 +111,34 @@ export const MethodSchema = z.looseObject({
   recoveryConf: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * PostgreSQL's `listen`: `host[,host...]:port` (Patroni's form, one port for all hosts); `host:port,host:port`
+ * with one shared port is accepted too. Returns undefined when malformed.
+ */
+export function parseListen(listen: string): { hosts: string[]; port: number } | undefined {
+  const parts = listen.split(",").map((p) => p.trim());
+  const hosts: string[] = [];
+  let port: number | undefined;
+  for (const [i, part] of parts.entries()) {
+    const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(part);
+    if (m) {
+      if (port !== undefined && Number(m[2]) !== port) return undefined;
+      port = Number(m[2]);
+    } else if (i === parts.length - 1) return undefined; // the last host carries the port
+    const host = m ? m[1]! : part;
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*|\*)$/.test(host)) return undefined;
+    hosts.push(host);
+  }
+  return port === undefined ? undefined : { hosts, port };
+}
+
 export const PostgresqlSchema = z.strictObject({
-  listen: z.string().min(1).refine((s) => s.split(",").every((p) => HostPort.safeParse(p.trim()).success), {
+  listen: z.string({
+    error: (iss) =>
+      iss.input === undefined
+        ? `required, expected "host:port"`
+        : `expected "host:port", got ${JSON.stringify(iss.input)}`,
+  }).refine((s) => parseListen(s) !== undefined, {
     error: (iss) => `expected "host:port", got ${JSON.stringify(iss.input)}`,
   }),
   connectAddress: HostPort.optional(),
@@ -272,10 +300,13 @@ export const BootstrapSchema = z.strictObject({
   /** Custom bootstrap method sections, keyed by method name (Patroni: `bootstrap.<name>`). */
   methods: z.record(z.string(), MethodSchema).default({}),
   /** Extra roles created after bootstrap (Patroni ≤ 3 sample configs carry them). */
-  users: z.record(z.string(), z.strictObject({
-    password: z.string().optional(),
-    options: z.array(z.string()).default([]),
-  })).default({}),
+  users: z.record(
+    z.string(),
+    z.strictObject({
+      password: z.string().optional(),
+      options: z.array(z.string()).default([]),
+    }),
+  ).default({}),
 }).superRefine((b, ctx) => {
   // The dynamic schema keeps unknown keys (values written by Patroni must survive a round trip), but in a
   // local file an unknown key is a typo.
