@@ -183,10 +183,9 @@ export function effectiveParameters(input: ParamsInput): ParamsResult {
   if (merged.hba_file === undefined) merged.hba_file = `${dir}/pg_hba.conf`;
   if (merged.ident_file === undefined) merged.ident_file = `${dir}/pg_ident.conf`;
   if (merged.unix_socket_directories === undefined) {
-    // The data directory is writable by the PostgreSQL user and private to this node; a socket path must fit
-    // in sockaddr_un (107 bytes) including "/.s.PGSQL.<port>".
-    const dataDir = config.postgresql.dataDir;
-    merged.unix_socket_directories = dataDir.length + 16 < 100 ? dataDir : "/tmp";
+    // Not the data directory: pg_rewind copies the source's data directory through SQL and fails on a
+    // socket file it finds there. /tmp is always writable, and socket names carry the port.
+    merged.unix_socket_directories = "/tmp";
   }
   if (input.synchronousStandbyNames !== undefined) {
     merged.synchronous_standby_names = input.synchronousStandbyNames ?? "";

@@ -41,7 +41,7 @@ Deno.test("effectiveParameters applies Patroni's defaults and fixed settings, so
   assertEquals(parameters.wal_keep_segments, undefined);
   assertEquals(parameters.hba_file, "/var/lib/pg/data/pg_hba.conf");
   assertEquals(parameters.ident_file, "/var/lib/pg/data/pg_ident.conf");
-  assertEquals(parameters.unix_socket_directories, "/var/lib/pg/data");
+  assertEquals(parameters.unix_socket_directories, "/tmp");
 });
 
 Deno.test("effectiveParameters: dynamic below local, protected GUCs only from dynamic", () => {
