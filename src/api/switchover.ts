@@ -109,11 +109,10 @@ export async function failoverImpossible(
 export async function pollFailoverResult(
   control: AgentControl,
   deps: SwitchoverDeps,
-  oldLeader: string | null,
-  candidate: string | undefined,
-  action: Action,
+  req: { oldLeader: string | null; candidate: string | undefined; action: Action; loopWaitS: number },
 ): Promise<ApiResponse> {
-  const timeoutS = Math.max(10, control.view().dynamic.loopWait);
+  const { oldLeader, candidate, action } = req;
+  const timeoutS = Math.max(10, req.loopWaitS);
   for (let i = 0; i < timeoutS * 2; i++) {
     await deps.clock.sleep(1000);
     let s: ClusterSnapshot;
@@ -209,7 +208,12 @@ export async function postFailover(
   if (!written) return textResponse(503, "failed to write failover key into DCS");
   control.wake();
   if (scheduledIso) return textResponse(202, `${title(action)} scheduled`);
-  return await pollFailoverResult(control, deps, s.leader?.name ?? null, candidate, action);
+  return await pollFailoverResult(control, deps, {
+    oldLeader: s.leader?.name ?? null,
+    candidate,
+    action,
+    loopWaitS: dyn.loopWait,
+  });
 }
 
 /** `DELETE /switchover`: remove a scheduled switchover (CAS on the key version). */
