@@ -17,8 +17,11 @@ export interface ConsulServerOptions extends ConsulStateOptions {
   blockingJitter?: boolean;
 }
 
-/** `error`: every request gets Consul's 500 "No cluster leader"; `hang`: requests stall until cleared. */
-export type FaultMode = "none" | "error" | "hang";
+/**
+ * `error`: every request gets Consul's 500 "No cluster leader". `blackhole`: requests get no answer and
+ * change nothing, like a partitioned server; when the fault is cleared they are answered 503, still unapplied.
+ */
+export type FaultMode = "none" | "error" | "blackhole";
 
 export interface ConsulTestServer {
   readonly state: ConsulState;
@@ -89,6 +92,9 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
   let hung = new Promise<void>((r) => (releaseHung = r));
   let requestCount = 0;
   const closing = new AbortController();
+  const closed = new Promise<void>((r) =>
+    closing.signal.addEventListener("abort", () => r(), { once: true })
+  );
 
   /** Run `read` until its index passes `minIndex`, a change wakes it, or the wait elapses. */
   async function blocking<R extends { index: number }>(
@@ -210,7 +216,10 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
 
   async function handle(req: Request): Promise<Response> {
     requestCount++;
-    while (fault === "hang" && !closing.signal.aborted) await hung;
+    if (fault === "blackhole") {
+      await Promise.race([hung, closed]);
+      return text(503, "request dropped by the test server's blackhole fault");
+    }
     if (closing.signal.aborted) return text(503, "shutting down");
     if (fault === "error") return text(500, "No cluster leader");
     try {
@@ -238,7 +247,7 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
     },
     setFault(mode) {
       fault = mode;
-      if (mode !== "hang") {
+      if (mode !== "blackhole") {
         releaseHung();
         hung = new Promise<void>((r) => (releaseHung = r));
       }

@@ -311,22 +311,23 @@ Deno.test("index=0 never blocks and an invalid wait is refused", () =>
     assertEquals((await api.get("x", "?index=1&wait=soon")).status, 400);
   }));
 
-Deno.test("injected faults: errors answer 500, hangs stall until cleared", () =>
+Deno.test("injected faults: errors answer 500, a blackhole answers nothing and applies nothing", () =>
   withServer(async (api, srv) => {
     srv.setFault("error");
     const r = await api.req("GET", "/v1/kv/x");
     assertEquals([r.status, r.body], [500, "No cluster leader"]);
-    srv.setFault("hang");
+    srv.setFault("blackhole");
     let done = false;
-    const pending = api.req("GET", "/v1/kv/x").then((x) => {
+    const pending = api.req("PUT", "/v1/kv/x", "v").then((x) => {
       done = true;
       return x;
     });
     await sleep(200);
-    assertEquals(done, false, "hung");
+    assertEquals(done, false, "no answer while the fault lasts");
     srv.setFault("none");
-    assertEquals((await pending).status, 404);
-    assert(srv.requestCount >= 2, "requests are counted");
+    assertEquals((await pending).status, 503);
+    assertEquals((await api.get("x")).status, 404, "the dropped write was not applied");
+    assert(srv.requestCount >= 3, "requests are counted");
   }));
 
 Deno.test("expireSession invalidates at once, as a TTL expiry would", () =>
