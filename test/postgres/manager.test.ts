@@ -7,7 +7,7 @@ import { PostgresManager } from "../../src/postgres/manager.ts";
 import { parseListen } from "../../src/postgres/config_file.ts";
 import { slotNameFromMember } from "../../src/postgres/slots.ts";
 import type { LogFn } from "../../src/postgres/replica.ts";
-import { cleanup, makeNodeConfig, makeTestRoot, waitFor } from "../helpers/pg.ts";
+import { cleanup, makeNodeConfig, makeTestRoot, PG_BIN, waitFor } from "../helpers/pg.ts";
 
 const HOST = "127.0.0.1";
 
@@ -19,7 +19,16 @@ async function sessionOf(pid: number): Promise<number> {
 
 Deno.test("PostgresManager drives a primary and a replica through failover and pg_rewind", async (t) => {
   const root = await makeTestRoot();
-  const a = makeNodeConfig(root, "node-a");
+  // post_bootstrap gets the superuser URL (no password) and PGPASSFILE.
+  const script = `${root}/post_bootstrap.sh`;
+  await Deno.writeTextFile(
+    script,
+    `#!/bin/sh\nset -e\ncase "$1" in *secret*) exit 3;; esac\n` +
+      `${PG_BIN}/psql -v ON_ERROR_STOP=1 "$1" -c "CREATE TABLE post_bootstrap_ran (url text); ` +
+      `INSERT INTO post_bootstrap_ran VALUES ('$1')"\n`,
+    { mode: 0o755 },
+  );
+  const a = makeNodeConfig(root, "node-a", { extra: { bootstrap: { postBootstrap: script, initdb: ["no-sync"] } } });
   const b = makeNodeConfig(root, "node-b");
   const portA = parseListen(a.postgresql.listen).port;
   const portB = parseListen(b.postgresql.listen).port;
@@ -60,6 +69,9 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       assertEquals(roles.map((r) => [r.rolname, r.rolreplication, r.rolsuper]), [
         ["replicator", true, false],
         ["rewinder", false, false],
+      ]);
+      assertEquals(await ma.query("SELECT url FROM post_bootstrap_ran"), [
+        { url: `postgres://postgres@127.0.0.1:${portA}/postgres` },
       ]);
       const settings = await ma.query(
         "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'hot_standby', 'wal_log_hints', 'port')",
