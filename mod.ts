@@ -30,3 +30,23 @@ export function defineConfig(
 export function defineConfig(config: ConfigModule): ConfigModule {
   return config;
 }
+
+export { definePlugin, instantiate, pluginFactory } from "./src/plugins/types.ts";
+export type {
+  HookArgs,
+  HookContext,
+  HookContextData,
+  HookName,
+  HookResults,
+  Hooks,
+  InstanceOptions,
+  MethodTraits,
+  PluginDefinition,
+  PluginFactory,
+  PluginLogger,
+  PluginPermissions,
+  PluginRole,
+  PluginSpec,
+  VetoAnswer,
+} from "./src/plugins/types.ts";
+export { serveHooks } from "./src/plugins/worker_entry.ts";

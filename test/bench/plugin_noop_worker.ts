@@ -1,0 +1,4 @@
+/** No-op plugin for the overhead benchmark. */
+import { serveHooks } from "../../src/plugins/worker_entry.ts";
+
+serveHooks({ onLeaderChange() {} });
