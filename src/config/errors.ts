@@ -223,7 +223,7 @@ function unknownKeyIssue(
   const near = suggest(spelled, candidates);
   const message = near
     ? `unknown key, did you mean ${JSON.stringify(near)}?`
-    : candidates.length && candidates.length <= 16
+    : candidates.length && candidates.length <= 20
     ? `unknown key, expected one of ${candidates.join(", ")}`
     : "unknown key";
   return { path, message };

@@ -122,7 +122,7 @@ export function parseYamlDocument(text: string) {
   return parseDocument(text, {
     version: "1.1",
     uniqueKeys: true,
-    prettyErrors: false,
+    prettyErrors: true,
     customTags: (
       tags,
     ) => [...tags.filter((t) => typeof t === "string" || t.tag !== "tag:yaml.org,2002:bool"), pyYamlBool],
@@ -145,7 +145,7 @@ export function parsePatroniYaml(text: string, opts: LoadOptions = {}): Config {
       const pos = e.linePos?.[0];
       return {
         path: pos ? `line ${pos.line}, column ${pos.col}` : "(yaml)",
-        message: e.message.split("\n")[0]!,
+        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
       };
     }));
   }
@@ -154,6 +154,9 @@ export function parsePatroniYaml(text: string, opts: LoadOptions = {}): Config {
     value = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
     throw new ConfigError([{ path: "(yaml)", message: (e as Error).message }]);
+  }
+  if (value !== null && value !== undefined && !isPlainObject(value)) {
+    throw new ConfigError([{ path: "(root)", message: `expected a mapping, got ${describeValue(value)}` }]);
   }
   const mapped = mapPatroniDocument(value ?? {});
   return finish(mapped.value, mapped.origins, mapped.issues, "yaml", opts);

@@ -21,9 +21,13 @@ export const HostPort = z.string({
 /** Several `host:port` endpoints, given as a list or a comma-separated string (Patroni accepts both). */
 export const HostList = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
   const list = (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean);
-  for (const h of list) {
+  for (const [i, h] of list.entries()) {
     if (!HostPort.safeParse(h.replace(/^https?:\/\//, "")).success) {
-      ctx.addIssue({ code: "custom", message: `expected "host:port", got ${JSON.stringify(h)}` });
+      ctx.addIssue({
+        code: "custom",
+        path: Array.isArray(v) ? [i] : [],
+        message: `expected "host:port", got ${JSON.stringify(h)}`,
+      });
     }
   }
   if (list.length === 0) ctx.addIssue({ code: "custom", message: "expected at least one host" });
