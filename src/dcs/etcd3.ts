@@ -60,8 +60,11 @@ export function etcdEndpoints(s: Etcd3Settings): { hosts: string[]; tls: boolean
   return { hosts: [...new Set(list)], tls: tls || s.cacert !== undefined };
 }
 
-/** How long a failed endpoint is skipped while another one is still believed healthy. */
-const SKIP_FAILED_HOST_MS = 1000;
+/**
+ * How long a failed endpoint is skipped while another one is still believed healthy. Long enough that a hung
+ * member (each try costs a whole attempt timeout) is not retried within one retry_timeout.
+ */
+const SKIP_FAILED_HOST_MS = 5000;
 
 type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>>;
 type GlobalPolicy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
@@ -316,44 +319,52 @@ export class Etcd3Backend implements KvBackend {
     const stream = await this.client.watchClient.watch();
     let lastRevision: string | null = null;
     const timers = new AbortController();
+    let failed = false;
     try {
-      return await new Promise((resolve) => {
-        const done = (kind: "changed" | "timeout" | "error", error?: unknown) =>
-          resolve({ kind, lastRevision, error });
-        // A stream that is not confirmed within a request budget is on a hung endpoint: try another.
-        const createdWithin = Math.min(timeoutMs, 1000);
-        let created = false;
-        this.#clock.sleep(createdWithin, timers.signal).then(
-          () => created || done("error", new Error("watch not confirmed")),
-          () => {},
-        );
-        this.#clock.sleep(timeoutMs, timers.signal).then(() => done("timeout"), () => {});
-        signal?.addEventListener("abort", () => done("timeout"), { once: true, signal: timers.signal });
-        stream.on("data", (res: IWatchResponse) => {
-          if (res.created) created = true;
-          if (res.compact_revision && res.compact_revision !== "0") return done("changed"); // history gone
-          if (res.canceled) return done("error", new Error(`watch canceled: ${res.cancel_reason}`));
-          if (res.header?.revision) lastRevision = String(res.header.revision);
-          for (const ev of res.events ?? []) {
-            const key = ev.kv.key.toString("utf8");
-            if (key.startsWith(prefix) && relevant(key.slice(prefix.length))) return done("changed");
-          }
-        });
-        stream.on("error", (e) => done("error", e));
-        stream.on("end", () => done("error", new Error("watch stream ended")));
-        stream.write({
-          create_request: {
-            key: enc(prefix),
-            range_end: prefixEnd(prefix),
-            ...(from !== null ? { start_revision: from } : {}),
-          },
-        });
-      });
+      const r = await new Promise<
+        { kind: "changed" | "timeout" | "error"; lastRevision: string | null; error?: unknown }
+      >(
+        (resolve) => {
+          const done = (kind: "changed" | "timeout" | "error", error?: unknown) =>
+            resolve({ kind, lastRevision, error });
+          // A stream that is not confirmed within a request budget is on a hung endpoint: try another.
+          const createdWithin = Math.min(timeoutMs, 1000);
+          let created = false;
+          this.#clock.sleep(createdWithin, timers.signal).then(
+            () => created || done("error", new Error("watch not confirmed")),
+            () => {},
+          );
+          this.#clock.sleep(timeoutMs, timers.signal).then(() => done("timeout"), () => {});
+          signal?.addEventListener("abort", () => done("timeout"), { once: true, signal: timers.signal });
+          stream.on("data", (res: IWatchResponse) => {
+            if (res.created) created = true;
+            if (res.compact_revision && res.compact_revision !== "0") return done("changed"); // history gone
+            if (res.canceled) return done("error", new Error(`watch canceled: ${res.cancel_reason}`));
+            if (res.header?.revision) lastRevision = String(res.header.revision);
+            for (const ev of res.events ?? []) {
+              const key = ev.kv.key.toString("utf8");
+              if (key.startsWith(prefix) && relevant(key.slice(prefix.length))) return done("changed");
+            }
+          });
+          stream.on("error", (e) => done("error", e));
+          stream.on("end", () => done("error", new Error("watch stream ended")));
+          stream.write({
+            create_request: {
+              key: enc(prefix),
+              range_end: prefixEnd(prefix),
+              ...(from !== null ? { start_revision: from } : {}),
+            },
+          });
+        },
+      );
+      failed = r.kind === "error";
+      return r;
     } finally {
       timers.abort();
       stream.on("error", () => {});
-      // Half-close first so the library does not count our own cancel as an endpoint failure.
-      stream.end();
+      // After a normal end, half-close first so the library does not count our cancel as an endpoint failure;
+      // after a failure, cancel while still writable so it does (and skips that endpoint for a while).
+      if (!failed) stream.end();
       stream.cancel();
     }
   }
