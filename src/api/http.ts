@@ -37,6 +37,7 @@ export const REASONS: Record<number, string> = {
   409: "Conflict",
   411: "Length Required",
   412: "Precondition Failed",
+  413: "Content Too Large",
   422: "Unprocessable Entity",
   500: "Internal Server Error",
   501: "Not Implemented",

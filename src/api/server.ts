@@ -11,11 +11,14 @@ import type { AgentControl } from "../agent/status.ts";
 import type { Config } from "../config/schema.ts";
 import { type Clock, realClock } from "../util/clock.ts";
 import { basicAuthKey, buildAllowlist, type Resolver, systemResolver } from "./auth.ts";
-import type { ApiRequest, ApiResponse } from "./http.ts";
+import { type ApiRequest, type ApiResponse, errorResponse } from "./http.ts";
 import { metrics as defaultMetrics, type PgwardenMetrics } from "./metrics.ts";
 import { type ApiContext, route } from "./router.ts";
 import { httpStatusFetcher, type PeerStatusFetcher } from "./switchover.ts";
 import { PGWARDEN_VERSION } from "./version.ts";
+
+/** Request bodies are small JSON documents; anything larger is refused unread. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface ApiLogger {
   debug(msg: string): void;
@@ -137,16 +140,25 @@ export async function startApi(
   const handler = async (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> => {
     const started = performance.now();
     const url = new URL(request.url);
+    // Like Patroni, a body is only read as far as Content-Length announces it; without one it is ignored
+    // (required bodies then get 411). Oversized bodies are refused before reading.
+    const length = request.headers.get("content-length");
+    let res: ApiResponse | null = null;
+    let body = "";
+    if (length !== null && Number(length) > MAX_BODY_BYTES) {
+      res = errorResponse(413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    } else if (length !== null && request.body) body = await request.text();
+    if (res || length === null) await request.body?.cancel();
     const req: ApiRequest = {
       method: request.method,
       path: url.pathname,
       query: url.searchParams,
       headers: request.headers,
-      body: request.body ? await request.text() : "",
+      body,
       remoteIp: info.remoteAddr.hostname,
       tls: tlsEnabled,
     };
-    const res = await route(ctx, req);
+    res ??= await route(ctx, req);
     opts.log?.debug(
       `API thread: ${req.remoteIp} - - "${req.method} ${url.pathname}${url.search}" ${res.status} - latency: ` +
         `${(performance.now() - started).toFixed(3)} ms`,
@@ -161,7 +173,16 @@ export async function startApi(
     onListen: () => {},
     onError: (e: unknown) => new Response(`Internal Server Error: ${(e as Error)?.message}`, { status: 500 }),
   };
-  const httpServer = tls ? Deno.serve({ ...common, ...tls }, handler) : Deno.serve(common, handler);
+  let httpServer: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    httpServer = tls ? Deno.serve({ ...common, ...tls }, handler) : Deno.serve(common, handler);
+  } catch (e) {
+    httpClient?.close();
+    throw new ApiConfigError(
+      `Couldn't start the REST API on "${r.listen}", please check restapi.listen: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
   const addr = httpServer.addr;
   const shownHost = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {

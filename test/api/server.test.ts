@@ -265,3 +265,17 @@ Deno.test("server: verify_client optional/required is refused at start (Deno.ser
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("server: oversized bodies are refused unread (413); a busy port is a clear start error", async () => {
+  await withServer(buildConfig("node1"), async (url, agent) => {
+    const res = await fetch(`${url}/config`, { method: "PATCH", body: "x".repeat(1024 * 1024 + 1) });
+    assertEquals(res.status, 413);
+    await res.body?.cancel();
+    assertEquals(agent.wakes, 0);
+    const port = new URL(url).port;
+    await assertRejects(
+      withServer(buildConfig("node2", { restapi: { listen: `127.0.0.1:${port}` } }), () => Promise.resolve()),
+      /Couldn't start the REST API on "127\.0\.0\.1:\d+"/,
+    );
+  });
+});
