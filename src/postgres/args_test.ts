@@ -26,7 +26,10 @@ Deno.test("initdbArgs renders bootstrap.initdb options and rejects reserved ones
     "--locale=C",
   ]);
   assertThrows(() => initdbArgs("/d", cfg({ bootstrap: { initdb: ["nosync"] } }), null), PgStateError);
-  assertThrows(() => initdbArgs("/d", cfg({ bootstrap: { initdb: [{ pgdata: "/x" }] } }), null), PgStateError);
+  assertThrows(
+    () => initdbArgs("/d", cfg({ bootstrap: { initdb: [{ pgdata: "/x" }] } }), null),
+    PgStateError,
+  );
 });
 
 Deno.test("roleStatements creates the replication and rewind roles with Patroni's grants", () => {

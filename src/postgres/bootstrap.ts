@@ -100,6 +100,8 @@ export async function runPostBootstrap(
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   });
   if (!r.success) {
-    throw new PgCommandError(`post_bootstrap ${command}`, r.code, r.stderr || r.stdout, { timedOut: r.timedOut });
+    throw new PgCommandError(`post_bootstrap ${command}`, r.code, r.stderr || r.stdout, {
+      timedOut: r.timedOut,
+    });
   }
 }

@@ -47,7 +47,9 @@ Deno.test("effectiveParameters applies Patroni's defaults and fixed settings, so
 Deno.test("effectiveParameters: dynamic below local, protected GUCs only from dynamic", () => {
   const { parameters, warnings } = effectiveParameters({
     config: cfg({ parameters: { work_mem: "8MB", max_connections: 500, port: 1, Shared_Buffers: "1GB" } }),
-    dynamic: dyn({ postgresql: { parameters: { work_mem: "4MB", max_connections: 200, wal_level: "logical" } } }),
+    dynamic: dyn({
+      postgresql: { parameters: { work_mem: "4MB", max_connections: 200, wal_level: "logical" } },
+    }),
     majorVersion: 15,
   });
   assertEquals(parameters.work_mem, "8MB");
@@ -78,11 +80,23 @@ Deno.test("effectiveParameters replaces invalid protected values with defaults",
 
 Deno.test("effectiveParameters translates wal_keep_segments by version at 16 MB per segment", () => {
   const d = dyn({ postgresql: { parameters: { wal_keep_segments: 10 } } });
-  assertEquals(effectiveParameters({ config: cfg(), dynamic: d, majorVersion: 15 }).parameters.wal_keep_size, "160MB");
-  assertEquals(effectiveParameters({ config: cfg(), dynamic: d, majorVersion: 12 }).parameters.wal_keep_segments, 10);
+  assertEquals(
+    effectiveParameters({ config: cfg(), dynamic: d, majorVersion: 15 }).parameters.wal_keep_size,
+    "160MB",
+  );
+  assertEquals(
+    effectiveParameters({ config: cfg(), dynamic: d, majorVersion: 12 }).parameters.wal_keep_segments,
+    10,
+  );
   const s = dyn({ postgresql: { parameters: { wal_keep_size: "1GB" } } });
-  assertEquals(effectiveParameters({ config: cfg(), dynamic: s, majorVersion: 12 }).parameters.wal_keep_segments, 64);
-  assertEquals(effectiveParameters({ config: cfg(), dynamic: s, majorVersion: 13 }).parameters.wal_keep_size, "1GB");
+  assertEquals(
+    effectiveParameters({ config: cfg(), dynamic: s, majorVersion: 12 }).parameters.wal_keep_segments,
+    64,
+  );
+  assertEquals(
+    effectiveParameters({ config: cfg(), dynamic: s, majorVersion: 13 }).parameters.wal_keep_size,
+    "1GB",
+  );
 });
 
 Deno.test("effectiveParameters forces wal_log_hints with use_pg_rewind and manages synchronous_standby_names", () => {
@@ -94,13 +108,21 @@ Deno.test("effectiveParameters forces wal_log_hints with use_pg_rewind and manag
   });
   assertEquals(r.parameters.wal_log_hints, "on");
   assertEquals(r.parameters.synchronous_standby_names, "");
-  const s = effectiveParameters({ config: cfg(), dynamic: null, majorVersion: 15, synchronousStandbyNames: '"a"' });
+  const s = effectiveParameters({
+    config: cfg(),
+    dynamic: null,
+    majorVersion: 15,
+    synchronousStandbyNames: '"a"',
+  });
   assertEquals(s.parameters.synchronous_standby_names, '"a"');
 });
 
 Deno.test("effectiveParameters keeps a user-chosen hba_file and socket directory", () => {
   const { parameters } = effectiveParameters({
-    config: cfg({ parameters: { hba_file: "/etc/hba", unix_socket_directories: "/run/pg" }, configDir: "/etc/pg" }),
+    config: cfg({
+      parameters: { hba_file: "/etc/hba", unix_socket_directories: "/run/pg" },
+      configDir: "/etc/pg",
+    }),
     dynamic: null,
     majorVersion: 15,
   });
@@ -111,7 +133,10 @@ Deno.test("effectiveParameters keeps a user-chosen hba_file and socket directory
 
 Deno.test("parseListen and localHost handle several hosts, wildcards and IPv6", () => {
   assertEquals(parseListen("127.0.0.1:5432"), { addresses: ["127.0.0.1"], port: 5432 });
-  assertEquals(parseListen("10.0.0.1:5433,127.0.0.1:5433"), { addresses: ["10.0.0.1", "127.0.0.1"], port: 5433 });
+  assertEquals(parseListen("10.0.0.1:5433,127.0.0.1:5433"), {
+    addresses: ["10.0.0.1", "127.0.0.1"],
+    port: 5433,
+  });
   assertEquals(parseListen("[::1]:5432"), { addresses: ["::1"], port: 5432 });
   assertEquals(parseListen(":5432"), { addresses: ["*"], port: 5432 });
   assertEquals(localHost("*:5432"), "127.0.0.1");
@@ -138,7 +163,10 @@ Deno.test("formatGucValue quotes strings and leaves numbers and booleans bare", 
 
 Deno.test("recoveryParameters builds primary_conninfo with a pass file and application_name", () => {
   const config = cfg({
-    authentication: { replication: { username: "repl", password: "s3cret" }, superuser: { username: "postgres" } },
+    authentication: {
+      replication: { username: "repl", password: "s3cret" },
+      superuser: { username: "postgres" },
+    },
   });
   const r = recoveryParameters({
     config,
@@ -162,11 +190,16 @@ Deno.test("recoveryParameters: inline password without pass file; restore_comman
   });
   const r = recoveryParameters({
     config,
-    dynamic: dyn({ postgresql: { recoveryConf: { restore_command: "cp /a/%f %p", recovery_min_apply_delay: "1s" } } }),
+    dynamic: dyn({
+      postgresql: { recoveryConf: { restore_command: "cp /a/%f %p", recovery_min_apply_delay: "1s" } },
+    }),
     upstream: { host: "h", port: 1, restoreCommand: "fetch %f %p" },
     passfile: null,
   });
-  assertEquals(r.primary_conninfo, "user=repl password='a b\\'c' host=h port=1 sslmode=prefer application_name=node-1");
+  assertEquals(
+    r.primary_conninfo,
+    "user=repl password='a b\\'c' host=h port=1 sslmode=prefer application_name=node-1",
+  );
   assertEquals(r.restore_command, "fetch %f %p");
   assertEquals(r.recovery_min_apply_delay, "5min");
   const a = recoveryParameters({ config, dynamic: null, upstream: null, passfile: null });

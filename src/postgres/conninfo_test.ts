@@ -22,11 +22,15 @@ Deno.test("upstreamOf takes the first host and defaults the port", () => {
 });
 
 Deno.test("renderPgpass escapes separators and keeps wildcards", () => {
-  assertEquals(renderPgpass([{ user: "u:1", password: "p\\w" }, { host: "h", port: 1, user: "v", password: "*" }]),
-    "*:*:*:u\\:1:p\\\\w\nh:1:*:v:*\n");
+  assertEquals(
+    renderPgpass([{ user: "u:1", password: "p\\w" }, { host: "h", port: 1, user: "v", password: "*" }]),
+    "*:*:*:u\\:1:p\\\\w\nh:1:*:v:*\n",
+  );
 });
 
 Deno.test("connUrl leaves the password out and brackets IPv6 hosts", () => {
-  assertEquals(connUrl({ host: "::1", port: 5432, user: "post gres", database: "postgres" }),
-    "postgres://post%20gres@[::1]:5432/postgres");
+  assertEquals(
+    connUrl({ host: "::1", port: 5432, user: "post gres", database: "postgres" }),
+    "postgres://post%20gres@[::1]:5432/postgres",
+  );
 });

@@ -31,7 +31,9 @@ export function formatLsn(bytes: number): string {
 /** WAL file name prefix → timeline: `000000020000000000000003` → 2. */
 export function timelineFromWalFileName(name: string): number {
   if (!/^[0-9A-Fa-f]{24}$/.test(name)) {
-    throw new TypeError(`Cannot read timeline: expected a 24-digit WAL file name, got ${JSON.stringify(name)}`);
+    throw new TypeError(
+      `Cannot read timeline: expected a 24-digit WAL file name, got ${JSON.stringify(name)}`,
+    );
   }
   return parseInt(name.slice(0, 8), 16);
 }

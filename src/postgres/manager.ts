@@ -47,15 +47,38 @@ import {
   ReplicaMethodRegistry,
   runReplicaMethods,
 } from "./replica.ts";
-import { decideRewind, historyFileName, type LocalPosition, parseTimelineHistory, recordEnd } from "./rewind.ts";
+import {
+  decideRewind,
+  historyFileName,
+  type LocalPosition,
+  parseTimelineHistory,
+  recordEnd,
+} from "./rewind.ts";
 import { syncPhysicalSlots } from "./slots.ts";
 
 export type { LogFn } from "./replica.ts";
 
+/** The agent's logger shape. */
+export interface LoggerLike {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+function toLogFn(log: LogFn | LoggerLike): LogFn {
+  if (typeof log === "function") return log;
+  return (level, msg) => (level === "warning" ? log.warn(msg) : log[level](msg));
+}
+
+function isDynamicConfig(x: ManagerOptions | DynamicConfig): x is DynamicConfig {
+  return typeof (x as DynamicConfig).ttl === "number" && typeof (x as DynamicConfig).loopWait === "number";
+}
+
 export interface ManagerOptions {
   /** Effective dynamic configuration (DCS `config`, else `bootstrap.dcs`). */
   dynamic?: DynamicConfig | null;
-  log?: LogFn;
+  log?: LogFn | LoggerLike;
   clock?: Clock;
   /** Force running tools as/without the OS user (default: decided by `Deno.uid() === 0`). */
   asRoot?: boolean;
@@ -64,6 +87,8 @@ export interface ManagerOptions {
 }
 
 const CLEAN_STATES = new Set(["shut down", "shut down in recovery"]);
+/** observe() must not hang on a stuck server: past this, the probe counts as "not accepting". */
+const OBSERVE_TIMEOUT_MS = 10_000;
 
 export class PostgresManager implements PostgresPort {
   readonly config: Config;
@@ -84,12 +109,25 @@ export class PostgresManager implements PostgresPort {
   #lastWarnings = "";
   #binVersion: number | null = null;
 
-  constructor(config: Config, opts: ManagerOptions = {}) {
+  /**
+   * `new PostgresManager(config, { dynamic, log, ... })`, or the short form
+   * `new PostgresManager(config, dynamic, logger)` where `logger` is a `LogFn` or an object with
+   * debug/info/warn/error methods.
+   */
+  constructor(config: Config, opts?: ManagerOptions);
+  constructor(config: Config, dynamic: DynamicConfig | null, log?: LogFn | LoggerLike);
+  constructor(config: Config, second?: ManagerOptions | DynamicConfig | null, log?: LogFn | LoggerLike) {
+    const opts: ManagerOptions = second && !isDynamicConfig(second)
+      ? second
+      : { dynamic: second ?? null, ...(log ? { log: toLogFn(log) } : {}) };
     this.config = config;
     this.dataDir = config.postgresql.dataDir.replace(/\/+$/, "");
     this.configDir = configDir(config).replace(/\/+$/, "");
     this.bin = binaries(config.postgresql.binDir, config.postgresql.binName);
-    this.user = new OsUser(config.postgresql.osUser, opts.asRoot === undefined ? {} : { asRoot: opts.asRoot });
+    this.user = new OsUser(
+      config.postgresql.osUser,
+      opts.asRoot === undefined ? {} : { asRoot: opts.asRoot },
+    );
     this.ctl = new PgCtl(
       this.user,
       this.bin,
@@ -98,7 +136,7 @@ export class PostgresManager implements PostgresPort {
       `${this.dataDir}/log/postgresql.log`,
     );
     this.#dynamic = opts.dynamic ?? null;
-    this.#log = opts.log ?? (() => {});
+    this.#log = opts.log ? toLogFn(opts.log) : () => {};
     this.#clock = opts.clock ?? realClock;
     this.replicaMethods = opts.replicaMethods ?? new ReplicaMethodRegistry();
     if (!this.replicaMethods.get("basebackup")) {
@@ -122,6 +160,11 @@ export class PostgresManager implements PostgresPort {
 
   // ---------------------------------------------------------------------------------------------------
   // Observation
+
+  /** Cheap synchronous liveness check (postmaster.pid + /proc), no SQL, no subprocess; safe to poll. */
+  postmasterAlive(): boolean {
+    return this.ctl.postmasterPidSync() !== null;
+  }
 
   async observe(): Promise<PgState> {
     const state: PgState = {
@@ -162,11 +205,12 @@ export class PostgresManager implements PostgresPort {
       state.pid = pid;
       state.running = pid !== null;
       if (!state.running) return state;
-      const probe = await this.#withSql(async (sql) => {
-        const row = await observeQuery(sql);
-        const [repl, pending] = await Promise.all([replicationRows(sql), pendingRestart(sql)]);
-        return { row, repl, pending };
-      });
+      const probe = await this.#bounded(OBSERVE_TIMEOUT_MS, () =>
+        this.#withSql(async (sql) => {
+          const row = await observeQuery(sql);
+          const [repl, pending] = await Promise.all([replicationRows(sql), pendingRestart(sql)]);
+          return { row, repl, pending };
+        }));
       const { row, repl, pending } = probe;
       state.accepting = true;
       state.inRecovery = row.inRecovery;
@@ -225,7 +269,9 @@ export class PostgresManager implements PostgresPort {
     const su = this.config.postgresql.authentication.superuser;
     const { port } = parseListen(this.config.postgresql.listen);
     return {
-      host: this.config.postgresql.useUnixSocket ? this.#socketDir() : localHost(this.config.postgresql.listen),
+      host: this.config.postgresql.useUnixSocket
+        ? this.#socketDir()
+        : localHost(this.config.postgresql.listen),
       port,
       user: su.username,
       ...(su.password !== undefined ? { password: su.password } : {}),
@@ -248,8 +294,33 @@ export class PostgresManager implements PostgresPort {
       } catch (e) {
         if (!isConnectionError(e)) throw e;
         await this.#closeSql();
-        if (attempt >= 1) throw new PgUnreachableError(`Cannot query local PostgreSQL: ${errText(e)}`, { cause: e });
+        if (attempt >= 1) {
+          throw new PgUnreachableError(`Cannot query local PostgreSQL: ${errText(e)}`, { cause: e });
+        }
       }
+    }
+  }
+
+  /** `fn()`, or PgUnreachableError after `ms` (the client is then dropped so nothing waits on it). */
+  async #bounded<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new PgUnreachableError(`Local PostgreSQL did not answer within ${ms} ms`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([fn(), timeout]);
+    } catch (e) {
+      if (e instanceof PgUnreachableError) {
+        const sql = this.#sql;
+        this.#sql = null;
+        sql?.end({ timeout: 0 }).catch(() => {});
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -361,7 +432,12 @@ export class PostgresManager implements PostgresPort {
 
   #recoveryFor(role: "primary" | "replica", upstream: Upstream | null): GucMap | null {
     if (role === "primary") return null;
-    return recoveryParameters({ config: this.config, dynamic: this.#dynamic, upstream, passfile: this.passfile });
+    return recoveryParameters({
+      config: this.config,
+      dynamic: this.#dynamic,
+      upstream,
+      passfile: this.passfile,
+    });
   }
 
   /** Rewrite the config keeping the current role and upstream. */
@@ -492,7 +568,9 @@ export class PostgresManager implements PostgresPort {
     }
     // The server removed standby.signal itself; drop the recovery settings so a restart stays primary.
     await this.#writeConfig(null);
-    await this.#reloadAndWait().catch((e) => this.#log("warning", `Reload after promote failed: ${errText(e)}`));
+    await this.#reloadAndWait().catch((e) =>
+      this.#log("warning", `Reload after promote failed: ${errText(e)}`)
+    );
     return true;
   }
 
@@ -514,7 +592,12 @@ export class PostgresManager implements PostgresPort {
       await this.#reloadAndWait();
       return;
     }
-    this.#log("info", `Restarting PostgreSQL as a replica of ${upstream ? `${upstream.host}:${upstream.port}` : "the archive"}`);
+    this.#log(
+      "info",
+      `Restarting PostgreSQL as a replica of ${
+        upstream ? `${upstream.host}:${upstream.port}` : "the archive"
+      }`,
+    );
     if (!(await this.stop("fast", this.config.postgresql.pgCtlTimeout))) {
       throw new PgStateError("Cannot follow a new upstream: PostgreSQL did not stop");
     }
@@ -623,7 +706,8 @@ export class PostgresManager implements PostgresPort {
       scope: this.config.scope,
       conninfo: hasSource ? this.#sourceConninfo(source, "replication") : null,
       connUrl: hasSource
-        ? source.connUrl ?? connUrl({ host: source.host, port: source.port, user: repl.username, database: "postgres" })
+        ? source.connUrl ??
+          connUrl({ host: source.host, port: source.port, user: repl.username, database: "postgres" })
         : null,
       env: { PGPASSFILE: this.passfile },
       user: this.user,
@@ -634,7 +718,9 @@ export class PostgresManager implements PostgresPort {
     });
     if (!used) {
       throw new PgStateError(
-        `Cannot create a replica: every method failed (${this.config.postgresql.createReplicaMethods.join(", ")})`,
+        `Cannot create a replica: every method failed (${
+          this.config.postgresql.createReplicaMethods.join(", ")
+        })`,
       );
     }
     this.#recovery = undefined;
@@ -684,7 +770,12 @@ export class PostgresManager implements PostgresPort {
     if (state === "shut down") {
       const end = await recordEnd(this.bin, this.dataDir, cd.checkpointTimeline, formatLsn(cd.checkpointLsn))
         .catch(() => null);
-      return { timeline: cd.checkpointTimeline, lsn: cd.checkpointLsn, inRecovery: false, checkpointEnd: end };
+      return {
+        timeline: cd.checkpointTimeline,
+        lsn: cd.checkpointLsn,
+        inRecovery: false,
+        checkpointEnd: end,
+      };
     }
     return { timeline: cd.checkpointTimeline, lsn: cd.checkpointLsn, inRecovery: false, unclean: true };
   }
@@ -701,7 +792,9 @@ export class PostgresManager implements PostgresPort {
       if (row.timeline === null) throw new PgStateError("Cannot read the source's timeline");
       let history: ReturnType<typeof parseTimelineHistory> = [];
       if (row.timeline > 1) {
-        const rows = await remote.unsafe(`SELECT pg_read_file($1) AS h`, [`pg_wal/${historyFileName(row.timeline)}`]);
+        const rows = await remote.unsafe(`SELECT pg_read_file($1) AS h`, [
+          `pg_wal/${historyFileName(row.timeline)}`,
+        ]);
         history = parseTimelineHistory(String((rows[0] as Record<string, unknown>).h ?? ""));
       }
       const d = decideRewind(local, {
@@ -734,7 +827,10 @@ export class PostgresManager implements PostgresPort {
       this.#log("error", "Cannot rewind: the cluster has neither data checksums nor wal_log_hints");
       return false;
     }
-    if ((await this.ctl.postmasterPid()) !== null && !(await this.stop("fast", this.config.postgresql.pgCtlTimeout))) {
+    if (
+      (await this.ctl.postmasterPid()) !== null &&
+      !(await this.stop("fast", this.config.postgresql.pgCtlTimeout))
+    ) {
       this.#log("error", "Cannot rewind: PostgreSQL did not stop");
       return false;
     }

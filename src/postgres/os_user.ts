@@ -47,8 +47,11 @@ export async function lookupOsUser(name: string): Promise<OsUserInfo> {
     if (hit) return hit;
   } catch { /* fall through to id(1) */ }
   const id = async (flag: string) => {
-    const out = await new Deno.Command("id", { args: [flag, name], stdout: "piped", stderr: "piped" }).output();
-    if (!out.success) throw new PgCommandError(`id ${flag} ${name}`, out.code, new TextDecoder().decode(out.stderr));
+    const out = await new Deno.Command("id", { args: [flag, name], stdout: "piped", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new PgCommandError(`id ${flag} ${name}`, out.code, new TextDecoder().decode(out.stderr));
+    }
     return Number(new TextDecoder().decode(out.stdout).trim());
   };
   return { name, uid: await id("-u"), gid: await id("-g"), home: "/" };
@@ -71,7 +74,10 @@ export class OsUser {
   }
 
   /** argv that runs `cmd args` as the PostgreSQL user. */
-  async argv(cmd: string, args: string[]): Promise<{ cmd: string; args: string[]; env: Record<string, string> }> {
+  async argv(
+    cmd: string,
+    args: string[],
+  ): Promise<{ cmd: string; args: string[]; env: Record<string, string> }> {
     if (!this.asRoot) return { cmd, args, env: {} };
     const u = await this.info();
     return {

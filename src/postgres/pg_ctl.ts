@@ -6,7 +6,7 @@
  * in its own session and process group, its stdio goes to a log file (never the agent's stdout), and a
  * SIGKILLed agent leaves it running. A restarted agent finds it through `postmaster.pid` and adopts it.
  */
-import { exists, OsUser, type RunResult } from "./os_user.ts";
+import type { OsUser, RunResult } from "./os_user.ts";
 import type { StopMode } from "./port.ts";
 
 export interface PgBinaries {
@@ -89,12 +89,21 @@ export class PgCtl {
   /**
    * PID of a live postmaster serving this data directory, or null. Checks `/proc` (the equivalent of
    * kill(pid, 0) that also works for other users' processes) and guards against PID reuse by comparing the
-   * process's command and working directory (the postmaster chdirs into its data directory).
+   * process's command and working directory (the postmaster chdirs into its data directory). Synchronous
+   * reads of /proc and one small file: cheap enough to poll several times a second.
    */
-  async postmasterPid(): Promise<number | null> {
-    const pf = await this.readPidFile();
-    if (!pf) return null;
-    return (await isPostmasterOf(pf.pid, this.dataDir)) ? pf.pid : null;
+  postmasterPidSync(): number | null {
+    let pf: PostmasterPidFile | null;
+    try {
+      pf = parsePostmasterPid(Deno.readTextFileSync(`${this.dataDir}/postmaster.pid`));
+    } catch {
+      return null;
+    }
+    return pf && isPostmasterOf(pf.pid, this.dataDir) ? pf.pid : null;
+  }
+
+  postmasterPid(): Promise<number | null> {
+    return Promise.resolve(this.postmasterPidSync());
   }
 
   /** `pg_ctl status`: 0 running, 3 not running, 4 no valid data directory. */
@@ -129,7 +138,16 @@ export class PgCtl {
   /** `pg_ctl stop -m <mode> -w`; true when the server is down (or was not running). */
   async stop(mode: StopMode, timeoutS: number): Promise<{ ok: boolean; output: string }> {
     const t = Math.max(1, Math.ceil(timeoutS));
-    const r = await this.user.run(this.bin.pgCtl, ["stop", "-D", this.dataDir, "-m", mode, "-w", "-t", String(t)], {
+    const r = await this.user.run(this.bin.pgCtl, [
+      "stop",
+      "-D",
+      this.dataDir,
+      "-m",
+      mode,
+      "-w",
+      "-t",
+      String(t),
+    ], {
       timeoutMs: (t + 15) * 1000,
     });
     const output = r.stdout + r.stderr;
@@ -186,24 +204,23 @@ export class PgCtl {
 }
 
 /** Is `pid` a live postmaster (or postgres) process whose working directory is `dataDir`? */
-export async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
+export function isPostmasterOf(pid: number, dataDir: string): boolean {
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // Field 3 (after the parenthesised command) is the state; a zombie is not running.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The state follows the parenthesised command; a zombie is not running.
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return false;
   } catch {
     return false;
   }
   try {
-    const cmd = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0")[0] ?? "";
+    const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0")[0] ?? "";
     if (!/(postgres|postmaster)$/.test(cmd)) return false;
   } catch { /* unreadable: keep the /proc evidence */ }
   try {
-    const [cwd, real] = await Promise.all([Deno.readLink(`/proc/${pid}/cwd`), Deno.realPath(dataDir)]);
-    return cwd === real;
+    return Deno.readLinkSync(`/proc/${pid}/cwd`) === Deno.realPathSync(dataDir);
   } catch {
-    // Not permitted to read another user's cwd: fall back to existence of the data directory.
-    return await exists(dataDir);
+    // Not permitted to read another user's cwd: the pid file and a live postgres process must do.
+    return true;
   }
 }

@@ -2,7 +2,9 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { binaries, parsePostmasterPid, shellQuote } from "./pg_ctl.ts";
 
 Deno.test("parsePostmasterPid reads pid, data dir, port, socket dir and status", () => {
-  const pf = parsePostmasterPid("8580\n/tmp/d\n1795316977\n55999\n/tmp/d\n127.0.0.1\n  1234  5678\nready   \n");
+  const pf = parsePostmasterPid(
+    "8580\n/tmp/d\n1795316977\n55999\n/tmp/d\n127.0.0.1\n  1234  5678\nready   \n",
+  );
   assertEquals(pf, {
     pid: 8580,
     dataDir: "/tmp/d",

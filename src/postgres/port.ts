@@ -2,6 +2,7 @@
  * The PostgreSQL port the agent drives. `src/postgres/manager.ts` implements it on a real PostgreSQL
  * (pg_ctl, initdb, pg_basebackup, pg_rewind, npm:postgres); the simulation implements it in memory.
  */
+import type { DynamicConfig } from "../config/dynamic.ts";
 
 /** A walsender row from pg_stat_replication (Patroni's `replication` field). */
 export interface ReplicationRow {
@@ -79,6 +80,8 @@ export interface PostgresPort {
   /** Render postgresql.conf (+ recovery settings) and start; resolves when accepting or on timeout. */
   start(opts: StartOptions): Promise<boolean>;
   stop(mode: StopMode, timeoutS: number): Promise<boolean>;
+  /** Stop (`fast` unless `stopMode`) and start again; optional (the HA loop can stop + start). */
+  restart?(opts: StartOptions & { stopMode?: StopMode }): Promise<boolean>;
   /** Promote to primary (pg_ctl promote -w). */
   promote(timeoutS: number): Promise<boolean>;
   /** Point a running replica at a new upstream (primary_conninfo/slot) and reload or restart as needed. */
@@ -99,5 +102,7 @@ export interface PostgresPort {
   setSynchronousStandbyNames(ssn: string | null): Promise<void>;
   /** Run one SQL query (ctl query, Citus); rows as objects. */
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** New effective dynamic configuration (parameters, pg_hba, slots to ignore); used from the next rewrite. */
+  setDynamicConfig?(d: DynamicConfig | null): void;
   close(): Promise<void>;
 }

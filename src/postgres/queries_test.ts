@@ -16,7 +16,13 @@ Deno.test("parseObservedRow: primary", () => {
     receiver_status: null,
     primary_conninfo: "",
   });
-  assertEquals([r.inRecovery, r.timeline, r.flushLsn, r.upstream, r.serverVersion], [false, 2, 0x3000060, null, 150004]);
+  assertEquals([r.inRecovery, r.timeline, r.flushLsn, r.upstream, r.serverVersion], [
+    false,
+    2,
+    0x3000060,
+    null,
+    150004,
+  ]);
 });
 
 Deno.test("parseObservedRow: replica takes the receiver's timeline and sender, else primary_conninfo", () => {
@@ -31,10 +37,21 @@ Deno.test("parseObservedRow: replica takes the receiver's timeline and sender, e
     replay_paused: true,
     primary_conninfo: "user=r host=10.0.0.9 port=6000",
   };
-  const s = parseObservedRow({ ...base, receiver_status: "streaming", received_tli: 3, sender_host: "h", sender_port: 5 });
+  const s = parseObservedRow({
+    ...base,
+    receiver_status: "streaming",
+    received_tli: 3,
+    sender_host: "h",
+    sender_port: 5,
+  });
   assertEquals([s.timeline, s.upstream, s.receiverStatus, s.replayPaused], [3, "h:5", "streaming", true]);
   const a = parseObservedRow({ ...base, receiver_status: null, received_tli: null });
-  assertEquals([a.timeline, a.upstream, a.receiveLsn, a.replayLsn], [1, "10.0.0.9:6000", 0x5000000, 0x4000000]);
+  assertEquals([a.timeline, a.upstream, a.receiveLsn, a.replayLsn], [
+    1,
+    "10.0.0.9:6000",
+    0x5000000,
+    0x4000000,
+  ]);
 });
 
 Deno.test("isConnectionError separates connection failures from SQL errors", () => {

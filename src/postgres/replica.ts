@@ -69,16 +69,20 @@ export function basebackupArgs(
   options: Record<string, string | number | boolean> | UserOptions | undefined,
   majorVersion: number,
 ): string[] {
-  const list: UserOptions = Array.isArray(options) ? options : Object.entries(options ?? {}).map(([k, v]) =>
-    v === true ? k : { [k]: typeof v === "boolean" ? String(v) : v }
-  );
+  const list: UserOptions = Array.isArray(options)
+    ? options
+    : Object.entries(options ?? {}).map(([k, v]) =>
+      v === true ? k : { [k]: typeof v === "boolean" ? String(v) : v }
+    );
   const compress: string[] = [];
   const rest: UserOptions = [];
   for (const o of list) {
     if (typeof o === "object" && "compress" in o) {
       const v = String(o.compress);
       if (majorVersion < 15 || !v.startsWith("server-")) {
-        throw new TypeError(`Cannot use basebackup option compress=${JSON.stringify(v)}: expected server-* on PG 15+`);
+        throw new TypeError(
+          `Cannot use basebackup option compress=${JSON.stringify(v)}: expected server-* on PG 15+`,
+        );
       }
       compress.push(`--compress=${v}`);
     } else rest.push(o);
@@ -118,7 +122,15 @@ export function basebackupMethod(
   };
 }
 
-const COMMAND_OWN_KEYS = new Set(["command", "noParams", "keepData", "noLeader", "no_params", "keep_data", "no_leader"]);
+const COMMAND_OWN_KEYS = new Set([
+  "command",
+  "noParams",
+  "keepData",
+  "noLeader",
+  "no_params",
+  "keep_data",
+  "no_leader",
+]);
 
 function snake(k: string): string {
   return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -142,7 +154,12 @@ export function commandMethodArgs(
   }
   const noParams = section.noParams === true || section.no_params === true;
   if (!noParams) {
-    argv.push(`--scope=${ctx.scope}`, "--role=replica", `--datadir=${ctx.dataDir}`, `--connstring=${ctx.connUrl ?? ""}`);
+    argv.push(
+      `--scope=${ctx.scope}`,
+      "--role=replica",
+      `--datadir=${ctx.dataDir}`,
+      `--connstring=${ctx.connUrl ?? ""}`,
+    );
     const noLeader = section.noLeader ?? section.no_leader;
     const keepData = section.keepData ?? section.keep_data;
     if (noLeader !== undefined) argv.push(`--no_leader=${pyStr(noLeader)}`);
@@ -165,7 +182,10 @@ export function commandMethod(name: string, section: Record<string, unknown>): R
       }
       const r = await ctx.user.run(cmd, args, { env: ctx.env });
       if (!r.success) {
-        ctx.log("error", `Replica method "${name}" failed (exit code ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+        ctx.log(
+          "error",
+          `Replica method "${name}" failed (exit code ${r.code}): ${(r.stderr || r.stdout).trim()}`,
+        );
       }
       return r.success;
     },

@@ -62,13 +62,19 @@ export interface RewindDecision {
 /** Pure rewind decision (Patroni's `_check_timeline_and_lsn`, plus a guard for equal timelines). */
 export function decideRewind(local: LocalPosition, primary: PrimaryPosition): RewindDecision {
   if (local.timeline > primary.timeline) {
-    return { need: true, reason: `local timeline ${local.timeline} is ahead of the primary's ${primary.timeline}` };
+    return {
+      need: true,
+      reason: `local timeline ${local.timeline} is ahead of the primary's ${primary.timeline}`,
+    };
   }
   if (local.timeline === primary.timeline) {
     // Two nodes promoted from the same parent land on the same timeline number with different WAL; a local
     // position past the primary's end is the one symptom we can see.
     if (primary.lsn !== null && local.lsn > primary.lsn && !local.inRecovery) {
-      return { need: true, reason: `same timeline ${local.timeline} but local WAL is ahead of the primary's` };
+      return {
+        need: true,
+        reason: `same timeline ${local.timeline} but local WAL is ahead of the primary's`,
+      };
     }
     return { need: false, reason: `same timeline ${local.timeline}` };
   }
@@ -80,10 +86,16 @@ export function decideRewind(local: LocalPosition, primary: PrimaryPosition): Re
       if (local.inRecovery) {
         return local.lsn > h.switchLsn
           ? { need: true, reason: `replayed past the switch point of timeline ${local.timeline}` }
-          : { need: false, reason: `replay position is before the switch point of timeline ${local.timeline}` };
+          : {
+            need: false,
+            reason: `replay position is before the switch point of timeline ${local.timeline}`,
+          };
       }
       if (local.lsn >= h.switchLsn) {
-        return { need: true, reason: `checkpoint is at or past the switch point of timeline ${local.timeline}` };
+        return {
+          need: true,
+          reason: `checkpoint is at or past the switch point of timeline ${local.timeline}`,
+        };
       }
       if (local.checkpointEnd === undefined || local.checkpointEnd === null) {
         return { need: true, reason: "cannot tell where the shutdown checkpoint record ends" };
@@ -109,7 +121,16 @@ export async function recordEnd(
   timeline: number,
   lsn: string,
 ): Promise<number | null> {
-  const r = await runCommand(bin.pgWaldump, ["-p", `${dataDir}/pg_wal`, "-t", String(timeline), "-s", lsn, "-n", "2"], {
+  const r = await runCommand(bin.pgWaldump, [
+    "-p",
+    `${dataDir}/pg_wal`,
+    "-t",
+    String(timeline),
+    "-s",
+    lsn,
+    "-n",
+    "2",
+  ], {
     timeoutMs: 15_000,
   });
   return parseRecordEnd(r.stdout + "\n" + r.stderr);
@@ -119,7 +140,8 @@ export async function recordEnd(
 export function parseRecordEnd(output: string): number | null {
   const lsns = [...output.matchAll(/\blsn: ([0-9A-F]+\/[0-9A-F]+)/gi)].map((m) => m[1]!);
   if (lsns.length >= 2) return parseLsn(lsns[1]!);
-  const m = /(?:invalid record length|invalid magic number|record with incorrect prev-link|contrecord)[^\n]* at ([0-9A-F]+\/[0-9A-F]+)/i
-    .exec(output);
+  const m =
+    /(?:invalid record length|invalid magic number|record with incorrect prev-link|contrecord)[^\n]* at ([0-9A-F]+\/[0-9A-F]+)/i
+      .exec(output);
   return m ? parseLsn(m[1]!) : null;
 }

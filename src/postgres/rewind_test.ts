@@ -2,7 +2,9 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { decideRewind, historyFileName, parseRecordEnd, parseTimelineHistory } from "./rewind.ts";
 
 Deno.test("parseTimelineHistory reads parent timeline, switch point and reason", () => {
-  const h = parseTimelineHistory("1\t0/3000158\tno recovery target specified\n\n2\t0/5000000\tat restore point\n");
+  const h = parseTimelineHistory(
+    "1\t0/3000158\tno recovery target specified\n\n2\t0/5000000\tat restore point\n",
+  );
   assertEquals(h, [
     { parentTimeline: 1, switchLsn: 0x3000158, reason: "no recovery target specified" },
     { parentTimeline: 2, switchLsn: 0x5000000, reason: "at restore point" },
@@ -13,10 +15,19 @@ Deno.test("parseTimelineHistory reads parent timeline, switch point and reason",
 const history = [{ parentTimeline: 1, switchLsn: 0x3000158, reason: "" }];
 
 Deno.test("decideRewind compares timelines first", () => {
-  assertEquals(decideRewind({ timeline: 3, lsn: 1, inRecovery: true }, { timeline: 2, lsn: 9, history }).need, true);
-  assertEquals(decideRewind({ timeline: 2, lsn: 5, inRecovery: true }, { timeline: 2, lsn: 9, history }).need, false);
+  assertEquals(
+    decideRewind({ timeline: 3, lsn: 1, inRecovery: true }, { timeline: 2, lsn: 9, history }).need,
+    true,
+  );
+  assertEquals(
+    decideRewind({ timeline: 2, lsn: 5, inRecovery: true }, { timeline: 2, lsn: 9, history }).need,
+    false,
+  );
   // Same timeline number but the local former primary wrote past the primary's end: diverged.
-  assertEquals(decideRewind({ timeline: 2, lsn: 10, inRecovery: false }, { timeline: 2, lsn: 9, history }).need, true);
+  assertEquals(
+    decideRewind({ timeline: 2, lsn: 10, inRecovery: false }, { timeline: 2, lsn: 9, history }).need,
+    true,
+  );
 });
 
 Deno.test("decideRewind: a replica needs rewind only if it replayed past the switch point", () => {
@@ -36,9 +47,20 @@ Deno.test("decideRewind: a former primary is fine only if its shutdown checkpoin
 });
 
 Deno.test("decideRewind: a timeline missing from the history means divergence", () => {
-  const p = { timeline: 3, lsn: null, history: [{ parentTimeline: 1, switchLsn: 5, reason: "" }, { parentTimeline: 3, switchLsn: 9, reason: "" }] };
+  const p = {
+    timeline: 3,
+    lsn: null,
+    history: [{ parentTimeline: 1, switchLsn: 5, reason: "" }, {
+      parentTimeline: 3,
+      switchLsn: 9,
+      reason: "",
+    }],
+  };
   assertEquals(decideRewind({ timeline: 2, lsn: 1, inRecovery: true }, p).need, true);
-  assertEquals(decideRewind({ timeline: 1, lsn: 1, inRecovery: false }, { timeline: 2, lsn: null, history: [] }).need, true);
+  assertEquals(
+    decideRewind({ timeline: 1, lsn: 1, inRecovery: false }, { timeline: 2, lsn: null, history: [] }).need,
+    true,
+  );
 });
 
 Deno.test("parseRecordEnd reads the next record start or pg_waldump's end-of-WAL error", () => {

@@ -11,7 +11,9 @@ export function shlexSplit(s: string): string[] {
     const c = s[i]!;
     if (c === "'") {
       const end = s.indexOf("'", i + 1);
-      if (end < 0) throw new SyntaxError(`Cannot split command: unclosed single quote in ${JSON.stringify(s)}`);
+      if (end < 0) {
+        throw new SyntaxError(`Cannot split command: unclosed single quote in ${JSON.stringify(s)}`);
+      }
       cur += s.slice(i + 1, end);
       inWord = true;
       i = end + 1;

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { isValidSlotName, planSlots, type SlotRow, slotNameFromMember } from "./slots.ts";
+import { isValidSlotName, planSlots, slotNameFromMember, type SlotRow } from "./slots.ts";
 
 Deno.test("slotNameFromMember normalises like Patroni", () => {
   assertEquals(slotNameFromMember("Node-1.dc"), "node_1_dc");

@@ -40,7 +40,11 @@ Deno.test("PostgreSQL started by a SIGKILLed agent keeps running and is adopted"
       // Its own process group, so the kill below hits everything the "agent" started that did not detach.
       detached: true,
     }).spawn();
-    const report = JSON.parse(await readFirstLine(child.stdout)) as { ok: boolean; pid: number; accepting: boolean };
+    const report = JSON.parse(await readFirstLine(child.stdout)) as {
+      ok: boolean;
+      pid: number;
+      accepting: boolean;
+    };
     assertEquals([report.ok, report.accepting], [true, true]);
     assert(report.pid > 0);
 

@@ -28,7 +28,9 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       `INSERT INTO post_bootstrap_ran VALUES ('$1')"\n`,
     { mode: 0o755 },
   );
-  const a = makeNodeConfig(root, "node-a", { extra: { bootstrap: { postBootstrap: script, initdb: ["no-sync"] } } });
+  const a = makeNodeConfig(root, "node-a", {
+    extra: { bootstrap: { postBootstrap: script, initdb: ["no-sync"] } },
+  });
   const b = makeNodeConfig(root, "node-b");
   const portA = parseListen(a.postgresql.listen).port;
   const portB = parseListen(b.postgresql.listen).port;
@@ -89,15 +91,28 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       const slots = await ma.query("SELECT slot_name::text, slot_type FROM pg_replication_slots");
       assertEquals(slots.map((r) => [r.slot_name, r.slot_type]), [["node_b", "physical"]]);
       await mb.createReplica({ host: HOST, port: portA });
-      assert(await mb.start({ role: "replica", upstream: { host: HOST, port: portA, slot: "node_b" }, timeoutS: 30 }));
+      assert(
+        await mb.start({
+          role: "replica",
+          upstream: { host: HOST, port: portA, slot: "node_b" },
+          timeoutS: 30,
+        }),
+      );
       const s = await waitFor("replica streaming", async () => {
         const o = await mb.observe();
         return o.replicationState === "streaming" ? o : null;
       });
-      assertEquals([s.inRecovery, s.upstream, s.timeline, s.sysid], [true, `${HOST}:${portA}`, 1, (await ma.observe()).sysid]);
+      assertEquals([s.inRecovery, s.upstream, s.timeline, s.sysid], [
+        true,
+        `${HOST}:${portA}`,
+        1,
+        (await ma.observe()).sysid,
+      ]);
       const p = await waitFor("walsender row on the primary", async () => {
         const o = await ma.observe();
-        return o.replication.find((r) => r.application_name === "node-b" && r.state === "streaming") ? o : null;
+        return o.replication.find((r) => r.application_name === "node-b" && r.state === "streaming")
+          ? o
+          : null;
       });
       assertEquals(p.replication[0]!.usename, "replicator");
       const active = await ma.query("SELECT active FROM pg_replication_slots WHERE slot_name = 'node_b'");
@@ -129,7 +144,9 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
     await step("applyParameters reloads sighup settings and flags restart-only ones", async () => {
       assertEquals(await ma.applyParameters({ work_mem: "7MB" }), { pendingRestart: false });
       assertEquals((await ma.query("SHOW work_mem"))[0]!.work_mem, "7MB");
-      assertEquals(await ma.applyParameters({ work_mem: "7MB", shared_buffers: "64MB" }), { pendingRestart: true });
+      assertEquals(await ma.applyParameters({ work_mem: "7MB", shared_buffers: "64MB" }), {
+        pendingRestart: true,
+      });
       const s = await ma.observe();
       assertEquals(s.pendingRestart, true);
       assertEquals(s.pendingRestartReason.shared_buffers, { old_value: "128MB", new_value: "64MB" });
@@ -156,7 +173,10 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       await mb.syncReplicationSlots(["node_a"]);
       // Start in archive recovery only, then point it at the new primary with a reload.
       await ma.start({ role: "replica", upstream: null, timeoutS: 30 });
-      await waitFor("old primary accepting as a replica", async () => (await ma.observe()).inRecovery === true);
+      await waitFor(
+        "old primary accepting as a replica",
+        async () => (await ma.observe()).inRecovery === true,
+      );
       await ma.follow({ host: HOST, port: portB, slot: "node_a" });
       const s = await waitFor("old primary streaming from the new one", async () => {
         const o = await ma.observe();
