@@ -77,7 +77,7 @@ Deno.test("PATCH /config: an invalid result is refused with 400 naming the path;
   assertEquals(
     res.body!.startsWith("Bad Request: invalid configuration: postgresql.use_slots: "),
     true,
-    res.body,
+    res.body ?? "",
   );
   assertEquals(s.stored(), before);
   assertEquals(s.agent.wakes, 0);
