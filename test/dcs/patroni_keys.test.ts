@@ -56,7 +56,7 @@ function signalGroup(pid: number, sig: Deno.Signal): void {
   } catch { /* group gone */ }
 }
 
-async function alive(pid: number): Promise<boolean> {
+function alive(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGCONT"); // signal 0 is not exposed; SIGCONT is harmless to a running process
     return true;
@@ -79,7 +79,7 @@ async function killPostmaster(dataDir: string): Promise<void> {
   } catch {
     return;
   }
-  for (let i = 0; i < 50 && await alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   try {
     Deno.kill(pid, "SIGKILL");
   } catch { /* gone */ }
