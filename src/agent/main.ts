@@ -57,9 +57,7 @@ export async function main(args: string[]): Promise<void> {
   const cachePath = `${config.postgresql.dataDir}/patroni.dynamic.json`;
   const dynamic: DynamicConfig = (await DynamicState.readCache(cachePath)) ?? fromPatroniDynamic(toPatroniDynamic(config.bootstrap.dcs));
   const dcs = await createDcs(config, {
-    ttlS: dynamic.ttl,
-    loopWaitS: dynamic.loopWait,
-    retryTimeoutS: dynamic.retryTimeout,
+    timings: { ttlS: dynamic.ttl, loopWaitS: dynamic.loopWait, retryTimeoutS: dynamic.retryTimeout },
     onBadData: (key, problem) => log.warn(`ignoring bad value in DCS key ${key}: ${problem}`),
   });
   await checkDuplicateName(config, log, async () => {
