@@ -126,6 +126,15 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       assertEquals(await values(mb), [1]);
     });
 
+    await step("setSynchronousStandbyNames makes the replica synchronous and back", async () => {
+      await ma.setSynchronousStandbyNames('"node-b"');
+      await waitFor("node-b sync", async () => (await ma.observe()).replication[0]?.sync_state === "sync");
+      await ma.query("INSERT INTO t VALUES (0)"); // commits only with the standby's confirmation
+      await ma.setSynchronousStandbyNames(null);
+      await waitFor("node-b async", async () => (await ma.observe()).replication[0]?.sync_state === "async");
+      await ma.query("DELETE FROM t WHERE x = 0");
+    });
+
     await step("a second manager adopts the running postmaster instead of starting another", async () => {
       const before = await mb.observe();
       const adopter = new PostgresManager(b, { log });
