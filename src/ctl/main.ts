@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { register as registerValidate } from "./validate.ts";
 import { register as registerPermissions } from "./permissions_cmd.ts";
+import { register as registerClusterCommands } from "./cluster_commands.ts";
 
 export function buildProgram(): Command {
   const program = new Command("pgwarden-ctl")
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride((err) => Deno.exit(err.exitCode === 0 ? 0 : 2));
   registerValidate(program);
   registerPermissions(program);
+  registerClusterCommands(program);
   return program;
 }
 
