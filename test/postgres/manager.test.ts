@@ -59,8 +59,17 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       assert(s.sysid && /^\d+$/.test(s.sysid), `sysid ${s.sysid}`);
       assert(s.serverVersion! >= 150000 && s.serverVersion! < 160000);
       assert(s.xlogLocation > 0);
-      // The postmaster runs in its own session, not the test's.
+      // The postmaster runs in its own session, not the test's, started like Patroni starts it, with its
+      // output in a log file rather than the agent's stdout/stderr.
       assertEquals(await sessionOf(s.pid!), s.pid);
+      const argv = (await Deno.readTextFile(`/proc/${s.pid}/cmdline`)).split("\0");
+      assert(argv.includes(`--config-file=${a.postgresql.dataDir}/postgresql.conf`), argv.join(" "));
+      for (const fd of [1, 2]) {
+        assertEquals(
+          await Deno.readLink(`/proc/${s.pid}/fd/${fd}`),
+          `${a.postgresql.dataDir}/log/postgresql.log`,
+        );
+      }
       const conf = await Deno.readTextFile(`${a.postgresql.dataDir}/postgresql.conf`);
       assert(conf.includes("include 'postgresql.base.conf'"));
       assert(conf.includes("cluster_name = 'pgtest'"));

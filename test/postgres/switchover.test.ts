@@ -43,7 +43,10 @@ Deno.test("after a clean switchover the old primary follows without pg_rewind", 
     });
     assertEquals([s.timeline, s.upstream], [2, `${HOST}:${portB}`]);
     await mb.query("INSERT INTO t VALUES (2)");
-    await waitFor("row on the old primary", async () => (await ma.query("SELECT count(*)::int AS n FROM t"))[0]!.n === 2);
+    await waitFor(
+      "row on the old primary",
+      async () => (await ma.query("SELECT count(*)::int AS n FROM t"))[0]!.n === 2,
+    );
   } catch (e) {
     console.error(logs.join("\n"));
     throw e;
