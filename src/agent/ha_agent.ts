@@ -7,7 +7,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { type DynamicConfig, toPatroniDynamic } from "../config/dynamic.ts";
-import type { ClusterSnapshot, Dcs, FailoverValue, HistoryEntry, LeaderKey, Versioned } from "../dcs/types.ts";
+import type { ClusterSnapshot, Dcs, FailoverValue, HistoryEntry, LeaderKey, Member, Versioned } from "../dcs/types.ts";
 import { decide } from "../ha/decide.ts";
 import { findMember, memberUpstream as memberUpstreamFor, slotNameFor } from "../ha/members.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
@@ -72,6 +72,8 @@ export class HaAgent {
   #state: PgRunState = "stopped";
   #role = "uninitialized";
   #lastDecision: Decision | null = null;
+  /** Members of the last DCS view that had a leader (their api_url is needed to ask them in a race). */
+  #membersWithLeader: Member[] = [];
   #asyncAction: string | null = null;
   #nextRunAt = 0;
   #wake: AbortController = new AbortController();
@@ -217,9 +219,15 @@ export class HaAgent {
       const cluster = await dcs.getCluster();
       dcsRes = { ok: true, cluster };
       this.#dcsLastSeen = clock.now();
-      if (cluster.leader && cluster.leader.name !== this.name) this.memory.failsafeLeader = null;
+      // A failsafe promise from the leader holds for ttl even while its expiring key is still visible; only
+      // another member holding the lock ends it.
+      const fs = this.memory.failsafeLeader;
+      if (cluster.leader && fs && cluster.leader.name !== fs.name) this.memory.failsafeLeader = null;
       if (this.dyn.update(cluster)) this.#applyDynamic();
-      if (cluster.leader) this.memory.lastMembersWithLeader = cluster.members.map((m) => m.name);
+      if (cluster.leader) {
+        this.memory.lastMembersWithLeader = cluster.members.map((m) => m.name);
+        this.#membersWithLeader = cluster.members;
+      }
       this.#cluster = cluster;
       if (cluster.leader?.name !== this.name) this.memory.leaderValidUntil = 0;
     } catch (e) {
@@ -231,20 +239,28 @@ export class HaAgent {
     const needPeers = cluster &&
       (!cluster.leader || (cluster.failover && Object.keys(cluster.failover.value).length > 0) ||
         (cluster.leader.name === this.name && !this.#pg.running));
-    const peers = needPeers ? await this.deps.peers.status(cluster.members.filter((m) => m.name !== this.name)) : [];
+    // Ask the members of the last view that had a leader too (Patroni's old cluster): a member whose key
+    // expired while it was cut off from the DCS may still be ahead of us, or still running as primary.
+    const askable = needPeers
+      ? [...cluster.members, ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name))]
+        .filter((m) => m.name !== this.name)
+      : [];
+    const peers = needPeers ? await this.deps.peers.status(askable) : [];
     let failsafeAllAccepted: boolean | null = null;
     const d = this.dyn.current;
     if (!dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && this.#cluster?.failsafe &&
       this.name in this.#cluster.failsafe && !d.pause) {
       const targets = Object.entries(this.#cluster.failsafe).filter(([n]) => n !== this.name)
         .map(([name, apiUrl]) => ({ name, apiUrl }));
+      // Replicas count ttl from when they got our POST: our own validity must not start later than that.
+      const sentAt = clock.now();
       failsafeAllAccepted = await this.deps.peers.failsafe(targets, {
         name: this.name,
         conn_url: buildMemberData(config, this.#memberState()).conn_url,
         api_url: buildMemberData(config, this.#memberState()).api_url,
       });
       this.memory.failsafeActive = failsafeAllAccepted;
-      if (failsafeAllAccepted) this.memory.leaderValidUntil = clock.now() + d.ttl * 1000;
+      if (failsafeAllAccepted) this.memory.leaderValidUntil = sentAt + d.ttl * 1000;
     } else if (dcsRes.ok) this.memory.failsafeActive = false;
     return {
       now,
@@ -514,7 +530,9 @@ export class HaAgent {
     this.#setRole("primary", "promoted");
     this.#hooks.emit("afterPromote", this.#hookCtx("promoted"));
     // Record the timeline switch the way Patroni's history key does.
-    const hist: HistoryEntry[] = obs.dcs.ok ? [...(obs.dcs.cluster.history?.value ?? [])] : [];
+    // The new primary's own history is authoritative: entries from our old timeline on were written by a
+    // promotion we did not follow (a diverged branch) and are replaced.
+    const hist: HistoryEntry[] = obs.dcs.ok ? (obs.dcs.cluster.history?.value ?? []).filter((h) => h[0] < oldTl) : [];
     if (!hist.some((h) => h[0] === oldTl)) {
       hist.push([oldTl, lsn, "no recovery target specified", new Date(this.deps.clock.now()).toISOString(), this.name]);
       const max = this.dyn.current.maxTimelinesHistory;
@@ -584,10 +602,12 @@ export class HaAgent {
     if (!obs.pg.running || obs.pg.inRecovery !== true) return;
     const want = upstream ? `${upstream.host}:${upstream.port}` : null;
     if (upstream && obs.dcs.ok) {
-      // A replica on an older timeline that is not streaming may have diverged: check and rewind.
+      // A replica that is not streaming may have diverged: check and rewind. Not only when the leader's
+      // timeline is newer: two promotions from the same timeline (no shared WAL archive) both pick the same
+      // new timeline number, and a replica ahead on its own timeline needs rewind too.
       const lm = findMember(obs.dcs.cluster, leaderName);
       const leaderTl = lm?.data.timeline ?? 0;
-      if (obs.pg.replicationState !== "streaming" && leaderTl > (obs.pg.timeline ?? 0) &&
+      if (obs.pg.replicationState !== "streaming" && leaderTl > 0 &&
         lm?.data.checkpoint_after_promote !== false && (await pg.needsRewind(upstream).catch(() => false))) {
         log.info("replica diverged from the new leader: stopping to rewind");
         this.#stoppedByUs = true;

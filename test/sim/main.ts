@@ -1,0 +1,68 @@
+/**
+ * Seeded simulation runner: `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b]`.
+ * Runs seeds S, S+1, ... (S defaults to 1); exits 1 on the first failure after printing it with its replay
+ * command.
+ */
+import { FAULT_KINDS, type FaultKind, runSeed } from "./run.ts";
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
+function int(v: string | undefined, def: number, name: string): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const seed = int(flag(args, "seed"), 1, "seed");
+  const seeds = int(flag(args, "seeds"), flag(args, "seed") !== undefined ? 1 : 100, "seeds");
+  const nodes = flag(args, "nodes") !== undefined ? int(flag(args, "nodes"), 3, "nodes") : undefined;
+  const verbose = args.includes("--verbose");
+  const faultsArg = flag(args, "faults");
+  const faults = faultsArg?.split(",").map((f) => f.trim()) as FaultKind[] | undefined;
+  for (const f of faults ?? []) {
+    if (!FAULT_KINDS.includes(f)) {
+      console.error(
+        `--faults: unknown fault ${JSON.stringify(f)}; expected some of ${FAULT_KINDS.join(",")}`,
+      );
+      return 2;
+    }
+  }
+  const t0 = performance.now();
+  let worst = 0, virtual = 0, changes = 0;
+  for (let s = seed; s < seed + seeds; s++) {
+    const r = await runSeed(s, { verbose, nodes, faults });
+    virtual += r.virtualS;
+    changes += r.leaderChanges;
+    if (!r.ok) {
+      console.error(r.failure);
+      return 1;
+    }
+    worst = Math.max(worst, r.convergeMs ?? 0);
+    if (verbose) {
+      console.log(
+        `seed ${s} ok: converged ${(r.convergeMs! / 1000).toFixed(1)}s after healing; faults: ${
+          r.faults.join("; ")
+        }`,
+      );
+    }
+  }
+  const wall = (performance.now() - t0) / 1000;
+  console.log(
+    `${seeds} seeds ok (${seed}..${seed + seeds - 1}): ${virtual.toFixed(0)} virtual s in ${
+      wall.toFixed(1)
+    } s, ` +
+      `${changes} leader changes, slowest convergence ${(worst / 1000).toFixed(1)} s after healing`,
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
