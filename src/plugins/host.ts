@@ -6,6 +6,7 @@
  *
  * A failed worker is terminated and started again lazily, on its next call.
  */
+import { recordHookMetrics } from "./metrics_bridge.ts";
 import { effectivePermissions, pluginPermissions, workerPermissions } from "./permissions.ts";
 import { type HostMessage, isPermissionError, type WorkerMessage } from "./protocol.ts";
 import {
@@ -80,7 +81,7 @@ export interface HookCounter {
 
 export interface PluginHostOptions {
   logger?: HostLogger;
-  /** Called after every hook call (metrics). */
+  /** Called after every hook call; default: record into the agent's `pgwarden_plugin_hook_*` metrics. */
   onOutcome?: (record: CallRecord) => void;
   now?: () => number;
   /** Trusted in-process built-ins (the legacy callbacks), run after the configured plugins. */
@@ -213,6 +214,8 @@ class LocalRunner implements Runner {
   }
 }
 
+type StartFailure = Error & { failure?: CallFailure };
+
 class HookTimeout extends Error {
   override name = "HookTimeout";
 }
@@ -223,6 +226,8 @@ class PluginRunner implements Runner {
   #worker: Worker | null = null;
   #tail: Promise<unknown> = Promise.resolve();
   #pending: Pending | null = null;
+  #ready: Promise<void> | null = null;
+  #readySettle: { resolve: () => void; reject: (e: StartFailure) => void } | null = null;
   #seq = 0;
   #closed = false;
   /** Workers started and terminated so far. */
@@ -281,27 +286,48 @@ class PluginRunner implements Runner {
 
   close(): void {
     this.#closed = true;
+    this.#readySettle?.reject(Object.assign(new Error("plugin host closed"), { failure: "closed" as const }));
+    this.#readySettle = null;
     this.#finish({ ok: false, failure: "closed", message: "plugin host closed", ms: 0 });
     this.#kill(null);
   }
 
-  #run(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome> {
-    const now = this.host.now();
-    if (this.#closed) {
-      return Promise.resolve({ ok: false, failure: "closed", message: "plugin host closed", ms: 0 });
-    }
-    const budget = deadlineAt === undefined ? timeoutMs : Math.min(timeoutMs, deadlineAt - now);
-    if (budget <= 0) {
-      return Promise.resolve({
+  async #run(
+    hook: HookName,
+    data: HookCallData,
+    timeoutMs: number,
+    deadlineAt?: number,
+  ): Promise<CallOutcome> {
+    const t0 = this.host.now();
+    if (this.#closed) return { ok: false, failure: "closed", message: "plugin host closed", ms: 0 };
+    if (deadlineAt !== undefined && deadlineAt <= t0) {
+      return {
         ok: false,
         failure: "timeout",
         message: "deadline passed while waiting for earlier calls",
         ms: 0,
-      });
+      };
     }
-    const worker = this.#ensureWorker();
+    // Loading the worker module (npm packages can take seconds) is not charged to the hook's timeout, but has
+    // its own limit, and an absolute caller deadline still applies.
+    const startLimit = deadlineAt === undefined
+      ? this.spec.startTimeoutMs
+      : Math.min(this.spec.startTimeoutMs, deadlineAt - t0);
+    const started = await this.#started(startLimit);
+    if (!started.ok) return { ...started, ms: this.host.now() - t0 };
+    const worker = started.worker;
+    const now = this.host.now();
+    const budget = deadlineAt === undefined ? timeoutMs : Math.min(timeoutMs, deadlineAt - now);
+    if (budget <= 0) {
+      return {
+        ok: false,
+        failure: "timeout",
+        message: "deadline passed while the worker started",
+        ms: now - t0,
+      };
+    }
     const id = ++this.#seq;
-    return new Promise<CallOutcome>((resolve) => {
+    return await new Promise<CallOutcome>((resolve) => {
       const timer = setTimeout(() => {
         const msg = `hook ${hook} did not answer within ${budget} ms`;
         this.host.log(
@@ -310,12 +336,42 @@ class PluginRunner implements Runner {
           this.#fields({ hook, timeoutMs: budget }),
         );
         this.#post({ type: "abort", id, reason: msg });
-        this.#finish({ ok: false, failure: "timeout", message: msg, ms: this.host.now() - now });
+        this.#finish({ ok: false, failure: "timeout", message: msg, ms: this.host.now() - t0 });
         this.#kill(hook);
       }, budget);
-      this.#pending = { id, hook, started: now, resolve, timer };
+      this.#pending = { id, hook, started: t0, resolve, timer };
       worker.postMessage({ type: "call", id, hook, data, timeoutMs: budget } satisfies HostMessage);
     });
+  }
+
+  /** The running worker once it answered `ready`, starting one if needed. */
+  async #started(
+    limitMs: number,
+  ): Promise<{ ok: true; worker: Worker } | { ok: false; failure: CallFailure; message: string }> {
+    const w = this.#ensureWorker();
+    if (this.implemented !== null) return { ok: true, worker: w };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<"timeout">((
+      resolve,
+    ) => (timer = setTimeout(() => resolve("timeout"), limitMs)));
+    try {
+      const r = await Promise.race([this.#ready!, limit]);
+      if (r === "timeout") {
+        this.host.log(
+          "error",
+          "plugin worker did not start in time, terminating it",
+          this.#fields({ limitMs }),
+        );
+        this.#kill(null);
+        return { ok: false, failure: "timeout", message: `worker did not start within ${limitMs} ms` };
+      }
+      return { ok: true, worker: w };
+    } catch (err) {
+      const e = err as StartFailure;
+      return { ok: false, failure: e.failure ?? "crashed", message: e.message };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #fields(extra: Record<string, unknown>): Record<string, unknown> {
@@ -346,6 +402,8 @@ class PluginRunner implements Runner {
     } as WorkerOptions);
     this.starts++;
     this.implemented = null;
+    this.#ready = new Promise<void>((resolve, reject) => (this.#readySettle = { resolve, reject }));
+    this.#ready.catch(() => {}); // observed by #started; a crash with no call waiting is only logged
     w.onmessage = (e: MessageEvent<WorkerMessage>) => this.#onMessage(w, e.data);
     w.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -362,6 +420,8 @@ class PluginRunner implements Runner {
     switch (m.type) {
       case "ready":
         this.implemented = m.hooks;
+        this.#readySettle?.resolve();
+        this.#readySettle = null;
         return;
       case "log": {
         const hook = m.id !== null && this.#pending?.id === m.id ? this.#pending.hook : undefined;
@@ -409,6 +469,10 @@ class PluginRunner implements Runner {
       this.#fields({ hook, error: message }),
     );
     if (permission) this.host.countDenial(this.spec.name);
+    this.#readySettle?.reject(
+      Object.assign(new Error(message), { failure: (permission ? "permission" : "crashed") as CallFailure }),
+    );
+    this.#readySettle = null;
     const p = this.#pending;
     this.#finish({
       ok: false,
@@ -423,6 +487,8 @@ class PluginRunner implements Runner {
     const w = this.#worker;
     if (!w) return;
     this.#worker = null;
+    this.#readySettle?.reject(Object.assign(new Error("worker terminated"), { failure: "crashed" as const }));
+    this.#readySettle = null;
     w.terminate();
     this.terminations++;
   }
@@ -441,7 +507,7 @@ export class PluginHost {
 
   constructor(specs: PluginSpecInput[], opts: PluginHostOptions = {}) {
     this.#logger = opts.logger ?? stderrLogger;
-    this.#onOutcome = opts.onOutcome;
+    this.#onOutcome = opts.onOutcome ?? recordHookMetrics;
     this.now = opts.now ?? (() => performance.now());
     const runners: Runner[] = [
       ...specs.map((s) => new PluginRunner(PluginSpecSchema.parse(s), this)),

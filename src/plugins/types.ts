@@ -183,6 +183,8 @@ export const PluginSpecSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(DEFAULT_HOOK_TIMEOUT_MS),
   /** Per-hook timeouts in ms. */
   timeouts: z.partialRecord(HookNameSchema, z.number().int().positive()).default({}),
+  /** Limit for loading the worker module (not charged to hook timeouts). */
+  startTimeoutMs: z.number().int().positive().default(30_000),
   /** A before-hook that fails or times out vetoes (true) or lets the transition go on (false). */
   vetoOnFailure: z.boolean().default(false),
   /** Set for plugins providing bootstrap/createReplica. */

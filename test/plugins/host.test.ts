@@ -125,3 +125,45 @@ Deno.test("YAML plugin references resolve to the same specs as factories", async
   );
   await assert.rejects(resolvePlugins([{ module: "aws-eip", config: { region: "x" } }], dir), /exactly one/);
 });
+
+Deno.test("hook outcomes feed the agent's pgwarden_plugin_hook_* metrics", async () => {
+  const { PgwardenMetrics } = await import("../../src/api/metrics.ts");
+  const { recordHookMetrics } = await import("../../src/plugins/metrics_bridge.ts");
+  const m = new PgwardenMetrics();
+  const host = new PluginHost([recorder({}, { name: "m" })], {
+    logger: collectingLogger(),
+    onOutcome: (r) => recordHookMetrics(r, m),
+  });
+  try {
+    await host.call("m", "onStart", baseContext());
+    await host.call("m", "onStart", baseContext({ lsn: 2000 }), { timeoutMs: 100 });
+  } finally {
+    host.close();
+  }
+  const text = await m.registry.metrics();
+  assert.match(text, /pgwarden_plugin_hook_duration_seconds_count\{plugin="m",hook="onStart"\} 2/);
+  assert.match(text, /pgwarden_plugin_hook_failures_total\{plugin="m",hook="onStart",reason="timeout"\} 1/);
+});
+
+Deno.test("a worker that never finishes loading is cut at the start timeout, not charged to hooks", async () => {
+  const logger = collectingLogger();
+  const stuck = {
+    ...recorder({}),
+    name: "stuck",
+    startTimeoutMs: 300,
+    module: new URL("./fixtures/stuck_worker.ts", import.meta.url).href,
+  };
+  const host = new PluginHost([stuck], { logger, onOutcome: () => {} });
+  try {
+    const t0 = performance.now();
+    const out = await host.call("stuck", "onStart", baseContext(), { timeoutMs: 50 });
+    const took = performance.now() - t0;
+    assert.equal(!out.ok && out.failure, "timeout");
+    assert.match(!out.ok ? out.message : "", /did not start within 300 ms/);
+    assert.ok(took >= 290 && took < 800, `took ${took} ms`);
+    assert.equal(host.isRunning("stuck"), false);
+    assert.ok(logger.lines.some((l) => l.fields.plugin === "stuck" && /did not start/.test(l.msg)));
+  } finally {
+    host.close();
+  }
+});
