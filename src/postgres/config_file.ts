@@ -199,6 +199,37 @@ function sortKeys(m: GucMap): GucMap {
   return out;
 }
 
+/** pg_controldata labels of the settings a hot standby must have at least as high as its primary. */
+const CONTROLDATA_MINIMUMS: Record<string, string> = {
+  max_connections: "max_connections",
+  max_prepared_xacts: "max_prepared_transactions",
+  max_locks_per_xact: "max_locks_per_transaction",
+  max_worker_processes: "max_worker_processes",
+  max_wal_senders: "max_wal_senders",
+};
+
+/**
+ * Patroni's equal-or-higher rule for replicas: a hot standby refuses to run with a lower value than the one
+ * recorded in pg_control (from the primary), so raise those to the recorded value. Pure.
+ */
+export function applyReplicaMinimums(
+  parameters: GucMap,
+  controlSettings: Record<string, number>,
+): { parameters: GucMap; raised: string[] } {
+  const out = { ...parameters };
+  const raised: string[] = [];
+  for (const [label, guc] of Object.entries(CONTROLDATA_MINIMUMS)) {
+    const recorded = controlSettings[label];
+    if (recorded === undefined) continue;
+    const current = Number(out[guc]);
+    if (!Number.isFinite(current) || current < recorded) {
+      out[guc] = recorded;
+      raised.push(`${guc} from ${String(parameters[guc])} to ${recorded}`);
+    }
+  }
+  return { parameters: out, raised };
+}
+
 /** One postgresql.conf value: numbers bare, booleans on/off, strings single-quoted. */
 export function formatGucValue(v: GucValue): string {
   if (typeof v === "number") return String(v);

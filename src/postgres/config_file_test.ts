@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { type ConfigInput, ConfigSchema } from "../config/schema.ts";
 import { type DynamicConfigInput, DynamicConfigSchema } from "../config/dynamic.ts";
 import {
+  applyReplicaMinimums,
   effectiveParameters,
   formatGucValue,
   hbaLines,
@@ -226,4 +227,19 @@ Deno.test("hbaLines prefers local pg_hba over the dynamic one", () => {
   assertEquals(hbaLines(cfg({ pgHba: ["local all all trust"] }), dyn({ postgresql: { pgHba: ["x"] } })), [
     "local all all trust",
   ]);
+});
+
+Deno.test("applyReplicaMinimums raises hot-standby-critical settings to pg_control's values", () => {
+  const { parameters, raised } = applyReplicaMinimums(
+    { max_connections: 100, max_wal_senders: 10, max_locks_per_transaction: 64, work_mem: "4MB" },
+    { max_connections: 200, max_wal_senders: 5, max_locks_per_xact: 64, max_prepared_xacts: 10 },
+  );
+  assertEquals(parameters, {
+    max_connections: 200,
+    max_wal_senders: 10,
+    max_locks_per_transaction: 64,
+    max_prepared_transactions: 10,
+    work_mem: "4MB",
+  });
+  assertEquals(raised, ["max_connections from 100 to 200", "max_prepared_transactions from undefined to 10"]);
 });

@@ -10,6 +10,7 @@ import { type DynamicConfig, DynamicConfigSchema } from "../config/dynamic.ts";
 import { type Clock, realClock } from "../util/clock.ts";
 import { createRoles, initdbArgs, runPostBootstrap } from "./bootstrap.ts";
 import {
+  applyReplicaMinimums,
   BASE_CONF,
   configDir,
   effectiveParameters,
@@ -401,6 +402,18 @@ export class PostgresManager implements PostgresPort {
     this.#majorCache = await this.majorVersion();
     await this.#ensureBaseConf();
     const eff = this.#effective();
+    if (recovery) {
+      const cd = await this.controlData().catch(() => null);
+      if (cd) {
+        const r = applyReplicaMinimums(eff.parameters, cd.settings);
+        eff.parameters = r.parameters;
+        if (r.raised.length) {
+          eff.warnings.push(
+            `Raised settings to the primary's values recorded in pg_control: ${r.raised.join(", ")}`,
+          );
+        }
+      }
+    }
     const w = eff.warnings.join("; ");
     if (w && w !== this.#lastWarnings) this.#log("warning", w);
     this.#lastWarnings = w;
