@@ -12,12 +12,14 @@ import { DYNAMIC_KEYS } from "./dynamic.ts";
 import {
   type ConfigIssue,
   describeValue,
+  objectKeysAt,
   type Origins,
   pathKey,
   renderPath,
   type Seg,
   type Speller,
 } from "./errors.ts";
+import { ConfigSchema } from "./schema.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -27,8 +29,10 @@ export const isPlainObject = (v: unknown): v is Obj =>
 
 /** How keys below a node are converted. */
 interface Conv {
-  /** Model key for a source key; `null` to reject a camelCase key in snake_case input. */
-  key(k: string): string | null;
+  /** Model key for a source key. */
+  key(k: string): string;
+  /** Keys are snake_case: a key written in the model's camelCase spelling is reported, not accepted. */
+  snake?: boolean;
   child(modelKey: string): Conv;
   /** Keep explicit nulls (meaningful in the dynamic config); elsewhere `key:` with no value means unset. */
   keepNull?: boolean;
@@ -40,8 +44,9 @@ const verbatim: Conv = { key: (k) => k, child: () => verbatim, keepNull: true };
 
 function camel(overrides: Record<string, Conv> = {}, renames: Record<string, string> = {}): Conv {
   return {
-    key: (k) => renames[k] ?? (/[A-Z]/.test(k) ? null : snakeToCamel(k)),
+    key: (k) => renames[k] ?? snakeToCamel(k),
     child: (mk) => overrides[mk] ?? camelDeep,
+    snake: true,
   };
 }
 const camelDeep: Conv = camel();
@@ -154,6 +159,13 @@ class Mapper {
     this.issues.push({ path: renderPath(src) + (env ? ` (from ${env})` : ""), message });
   }
 
+  /** A model (camelCase) key written in YAML: report it with its Patroni spelling. */
+  camelSpelling(k: string, dst: Seg[], src: Seg[]): boolean {
+    if (!/[A-Z]/.test(k) || !objectKeysAt(ConfigSchema, dst).includes(k)) return false;
+    this.issue([...src, k], `unknown key, did you mean ${JSON.stringify(camelToSnake(k))}?`);
+    return true;
+  }
+
   record(dst: Seg[], src: Seg[]) {
     const env = this.sources?.get(pathKey(src));
     this.origins.set(pathKey(dst), env ? { path: src, env } : { path: src });
@@ -175,12 +187,8 @@ class Mapper {
       this.assign(dst, {});
       for (const [k, val] of Object.entries(v)) {
         const mk = conv.key(k);
-        if (val === null && !conv.keepNull && !(mk !== null && conv.nullable?.includes(mk))) continue;
-        if (mk === null) {
-          const want = camelToSnake(k);
-          this.issue([...src, k], `unknown key, did you mean ${JSON.stringify(want)}?`);
-          continue;
-        }
+        if (val === null && !conv.keepNull && !conv.nullable?.includes(mk)) continue;
+        if (conv.snake && this.camelSpelling(k, dst, src)) continue;
         this.place(val, [...src, k], [...dst, mk], conv.child(mk));
       }
     } else if (Array.isArray(v)) {
@@ -233,10 +241,9 @@ function mapPostgresql(m: Mapper, pg: unknown) {
       m.place(v, src, ["postgresql", "authentication", k], camelDeep);
     } else if (k === "name" && typeof v === "string") {
       if (!m.has(["name"])) m.place(v, src, ["name"], verbatim);
-    } else {
+    } else if (!m.camelSpelling(k, ["postgresql"], ["postgresql"])) {
       const key = postgresqlConv.key(k);
-      if (key === null) m.issue(src, `unknown key, did you mean ${JSON.stringify(camelToSnake(k))}?`);
-      else m.place(v, src, ["postgresql", key], postgresqlConv.child(key));
+      m.place(v, src, ["postgresql", key], postgresqlConv.child(key));
     }
   }
 }
@@ -261,10 +268,8 @@ function mapBootstrap(m: Mapper, bs: unknown, deferredHba: { v: unknown } | unde
       if (deferredHba) deferredHba.v = v;
     } else if (isPlainObject(v) && (k === method || "command" in v)) {
       m.place(v, src, ["bootstrap", "methods", k], methodConv);
-    } else {
-      const key = camelDeep.key(k);
-      if (key === null) m.issue(src, `unknown key, did you mean ${JSON.stringify(camelToSnake(k))}?`);
-      else m.place(v, src, ["bootstrap", key], camelDeep);
+    } else if (!m.camelSpelling(k, ["bootstrap"], ["bootstrap"])) {
+      m.place(v, src, ["bootstrap", camelDeep.key(k)], camelDeep);
     }
   }
 }
@@ -313,10 +318,9 @@ export function mapPatroniDocument(doc: unknown, sources?: Map<string, string>):
     } else if (k === "zookeeper" && isPlainObject(v) && "exhibitor" in v) {
       m.issue([k, "exhibitor"], "unsupported DCS, expected one of etcd, etcd3, consul, zookeeper");
     } else if (TOP_LEVEL_DYNAMIC.has(k)) topDynamic.push([k, v]);
-    else {
+    else if (!m.camelSpelling(k, [], [])) {
       const key = camelDeep.key(k);
-      if (key === null) m.issue([k], `unknown key, did you mean ${JSON.stringify(camelToSnake(k))}?`);
-      else m.place(v, [k], [key], SECTION_CONV[key] ?? camelDeep);
+      m.place(v, [k], [key], SECTION_CONV[key] ?? camelDeep);
     }
   }
   for (const [k, v] of topDynamic) {

@@ -106,12 +106,15 @@ export const CallbacksSchema = z.strictObject({
 });
 
 /** A replica-creation or custom-bootstrap method section (Patroni: `command` plus free-form keys). */
+/** Patroni tests method flags for truthiness; its docs write `no_master: 1`. */
+const Flag = z.union([z.boolean(), z.number()]).transform((v) => Boolean(v));
+
 export const MethodSchema = z.looseObject({
   command: z.string().optional(),
-  noParams: z.boolean().optional(),
-  keepData: z.boolean().optional(),
-  noLeader: z.boolean().optional(),
-  keepExistingRecoveryConf: z.boolean().optional(),
+  noParams: Flag.optional(),
+  keepData: Flag.optional(),
+  noLeader: Flag.optional(),
+  keepExistingRecoveryConf: Flag.optional(),
   recoveryConf: z.record(z.string(), z.unknown()).optional(),
 });
 
