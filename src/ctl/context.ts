@@ -178,8 +178,16 @@ function globalsOf(cmd: Command): GlobalOptions {
   };
 }
 
+/** Which store a config points at, for messages: `etcd3 127.0.0.1:2379`. */
+export function describeDcs(c: Config): string {
+  if (c.etcd3) return `etcd3 ${c.etcd3.url ?? c.etcd3.hosts?.join(",") ?? c.etcd3.host ?? ""}`.trim();
+  if (c.consul) return `consul ${c.consul.url ?? c.consul.host}`;
+  if (c.zookeeper) return `zookeeper ${c.zookeeper.hosts.join(",")}`;
+  return `memory ${c.memory?.id ?? "default"}`;
+}
+
 /** Print a failure the way patronictl does and return the exit code. */
-export function reportError(io: CtlIo, e: unknown, env: Env): number {
+export function reportError(io: CtlIo, e: unknown, env: Env, settings?: CtlSettings): number {
   if (e instanceof ConfigError) {
     warn(io, `Error: ${e.source ? `invalid configuration ${e.source}` : "invalid configuration"}`);
     for (const i of e.issues) warn(io, formatIssue(i));
@@ -190,7 +198,8 @@ export function reportError(io: CtlIo, e: unknown, env: Env): number {
     return 1;
   }
   if (e instanceof DcsError) {
-    warn(io, `Error: DCS is not accessible: ${e.message}`);
+    const where = settings?.dcsConfigured ? ` (${describeDcs(settings.config)})` : "";
+    warn(io, `Error: DCS is not accessible${where}: ${e.message}`);
     return 1;
   }
   if (e instanceof CtlError || e instanceof CtlConfigError || e instanceof RestError || e instanceof ConfigEditError) {
@@ -220,7 +229,7 @@ export function ctlAction<A extends unknown[]>(
       ctx = new CtlContext(rt, settings);
       code = (await body(ctx, ...(args.slice(0, -1) as A))) ?? 0;
     } catch (e) {
-      code = reportError(rt.io, e, rt.env);
+      code = reportError(rt.io, e, rt.env, ctx?.settings);
     } finally {
       await ctx?.close();
     }

@@ -224,7 +224,7 @@ export function renderCluster(s: ClusterSnapshot, o: ListOptions): string {
   const t = clusterTable(s, o);
   const out = [
     formatOutput(t.columns, t.rows, {
-      fmt: fmt === "topology" ? "pretty" : fmt,
+      fmt,
       title: t.title,
       align: { Group: "r", "Lag in MB": "r", TL: "r" },
     }),
