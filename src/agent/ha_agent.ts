@@ -74,6 +74,11 @@ export class HaAgent {
   #lastDecision: Decision | null = null;
   /** Members of the last DCS view that had a leader (their api_url is needed to ask them in a race). */
   #membersWithLeader: Member[] = [];
+  /**
+   * The `failsafe` key as last read or written by us (Patroni: dcs.failsafe). Members listed there may race
+   * after reading it, so a DCS outage must ask exactly them, including members our own last write added.
+   */
+  #failsafeMap: Record<string, string> | null = null;
   #asyncAction: string | null = null;
   #nextRunAt = 0;
   #wake: AbortController = new AbortController();
@@ -229,6 +234,7 @@ export class HaAgent {
         this.#membersWithLeader = cluster.members;
       }
       this.#cluster = cluster;
+      this.#failsafeMap = cluster.failsafe;
       if (cluster.leader?.name !== this.name) this.memory.leaderValidUntil = 0;
     } catch (e) {
       dcsRes = { ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -248,9 +254,10 @@ export class HaAgent {
     const peers = needPeers ? await this.deps.peers.status(askable) : [];
     let failsafeAllAccepted: boolean | null = null;
     const d = this.dyn.current;
-    if (!dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && this.#cluster?.failsafe &&
-      this.name in this.#cluster.failsafe && !d.pause) {
-      const targets = Object.entries(this.#cluster.failsafe).filter(([n]) => n !== this.name)
+    const failsafeMap = this.#failsafeMap;
+    if (!dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && failsafeMap &&
+      this.name in failsafeMap && !d.pause) {
+      const targets = Object.entries(failsafeMap).filter(([n]) => n !== this.name)
         .map(([name, apiUrl]) => ({ name, apiUrl }));
       // Replicas count ttl from when they got our POST: our own validity must not start later than that.
       const sentAt = clock.now();
@@ -584,7 +591,9 @@ export class HaAgent {
       const map: Record<string, string> = {};
       for (const m of c.members) if (m.data.api_url) map[m.name] = m.data.api_url;
       map[this.name] = buildMemberData(config, this.#memberState()).api_url!;
-      if (JSON.stringify(map) !== JSON.stringify(c.failsafe)) tasks.push(dcs.writeFailsafe(map));
+      if (JSON.stringify(map) !== JSON.stringify(c.failsafe)) {
+        tasks.push(dcs.writeFailsafe(map).then((ok) => (ok && (this.#failsafeMap = map), ok)));
+      }
     }
     const results = await Promise.allSettled(tasks);
     for (const r of results) {

@@ -453,6 +453,17 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
     }
     const lsn = p.lsn ?? 0;
     const formerSyncLeader = syncActive && sync.leader === n.toLowerCase();
+    // LSNs only compare on one history: WAL past my timeline's switch point on an older timeline was written
+    // by a primary that had lost the lock and is discarded by pg_rewind; it must not block the race forever.
+    const olderTimeline = p.timeline !== undefined && o.pg.timeline !== null && p.timeline < o.pg.timeline;
+    if (lsn > myLsn && olderTimeline && !noFo) {
+      others.push({
+        ...base,
+        eligible: true,
+        detail: `ahead of me by ${lsn - myLsn} bytes on older timeline ${p.timeline} (diverged)`,
+      });
+      continue;
+    }
     if (lsn > myLsn && !formerSyncLeader && !noFo) {
       others.push({ ...base, eligible: true, detail: `ahead of me by ${lsn - myLsn} bytes` });
       blocked ??= "behind";

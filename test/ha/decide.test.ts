@@ -371,6 +371,19 @@ const noLeader: Case[] = [
     },
   },
   {
+    name: "a peer ahead on an older timeline (diverged ex-primary) does not block",
+    obs: race([peer("node2", { lsn: 5000, timeline: 1 }), peer("node3", { timeline: 2 })], {
+      pg: pgState({ timeline: 2 }),
+      cluster: cluster({ members: three, history: tl2 }),
+    }),
+    expect: { type: "acquire_lock", code: "race", rules: { node1: null, node2: null, node3: null } },
+  },
+  {
+    name: "a peer ahead on a newer timeline blocks",
+    obs: race([peer("node2", { lsn: 5000, timeline: 2 }), peer("node3")]),
+    expect: { type: "follow", code: "not_healthiest_behind" },
+  },
+  {
     name: "a peer still running as primary blocks the race",
     obs: race([peer("node2", { isPrimary: true, lsn: 900 }), peer("node3")]),
     expect: {
