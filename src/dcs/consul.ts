@@ -44,6 +44,8 @@ class SessionGoneError extends DcsUnavailableError {
 }
 
 const INVALID_SESSION = /invalid session "/i;
+/** Below this much time left a watch just sleeps instead of issuing another blocking query. */
+const WATCH_TAIL_MS = 100;
 const INVALID_TTL = /Invalid Session TTL '\d+', must be between \[([0-9.a-zµ]+)=/;
 
 /** Seconds of a Go duration such as `10s`, `1m0s` or `500ms` (as in Consul's TTL error); null if unreadable. */
@@ -447,6 +449,10 @@ export class ConsulDcs implements Dcs {
     for (;;) {
       const left = deadline - this.#clock.now();
       if (this.#closed || signal?.aborted || left <= 0) return false;
+      if (left < WATCH_TAIL_MS && index !== "0") {
+        // Too short for another blocking query to be worth a request: sit out the rest.
+        return await this.#clock.sleep(left, signal).then(() => false, () => false);
+      }
       try {
         const r = await this.#blockingRead(index, left, signal);
         if (leaderVersion !== null ? r.index !== leaderVersion : r.entries.length > 0) return true;
@@ -455,11 +461,7 @@ export class ConsulDcs implements Dcs {
         // Unreachable or aborted: pause briefly (never past the deadline), then try again.
         const pause = Math.min(500, deadline - this.#clock.now());
         if (pause <= 0 || this.#closed || signal?.aborted) return false;
-        try {
-          await this.#clock.sleep(pause, signal);
-        } catch {
-          return false;
-        }
+        if (!await this.#clock.sleep(pause, signal).then(() => true, () => false)) return false;
       }
     }
   }

@@ -31,6 +31,8 @@ export interface ConsulTestServer {
   readonly url: string;
   /** Requests received so far (including ones answered by an injected fault). */
   readonly requestCount: number;
+  /** The last 1000 requests as `METHOD /v1/path?query`, oldest first. */
+  readonly requestLog: readonly string[];
   setFault(mode: FaultMode): void;
   close(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
   let releaseHung: () => void = () => {};
   let hung = new Promise<void>((r) => (releaseHung = r));
   let requestCount = 0;
+  const requestLog: string[] = [];
   const closing = new AbortController();
   const closed = new Promise<void>((r) =>
     closing.signal.addEventListener("abort", () => r(), { once: true })
@@ -216,6 +219,9 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
 
   async function handle(req: Request): Promise<Response> {
     requestCount++;
+    const u = new URL(req.url);
+    requestLog.push(`${req.method} ${decodeURIComponent(u.pathname)}${u.search}`);
+    if (requestLog.length > 1000) requestLog.shift();
     if (fault === "blackhole") {
       await Promise.race([hung, closed]);
       return text(503, "request dropped by the test server's blackhole fault");
@@ -245,6 +251,7 @@ export function startConsulServer(opts: ConsulServerOptions = {}): Promise<Consu
     get requestCount() {
       return requestCount;
     },
+    requestLog,
     setFault(mode) {
       fault = mode;
       if (mode !== "blackhole") {
