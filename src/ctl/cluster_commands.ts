@@ -22,23 +22,25 @@ import { register as why } from "./commands/why.ts";
 
 export function registerClusterCommands(program: Command, rt: CtlRuntime = denoRuntime()): void {
   addGlobalOptions(program);
-  for (const register of [
-    list,
-    switchover,
-    restart,
-    reload,
-    reinit,
-    pause,
-    editConfig,
-    showConfig,
-    history,
-    remove,
-    query,
-    dsn,
-    flush,
-    version,
-    why,
-  ]) register(program, rt);
+  for (
+    const register of [
+      list,
+      switchover,
+      restart,
+      reload,
+      reinit,
+      pause,
+      editConfig,
+      showConfig,
+      history,
+      remove,
+      query,
+      dsn,
+      flush,
+      version,
+      why,
+    ]
+  ) register(program, rt);
 }
 
 /** Same as registerClusterCommands with the process runtime (one `register(program)` like other modules). */

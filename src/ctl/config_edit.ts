@@ -26,7 +26,9 @@ export function parseYamlValue(text: string): unknown {
   try {
     return parse(text, { version: "1.1" }) ?? null;
   } catch (e) {
-    throw new ConfigEditError(`Invalid YAML value ${JSON.stringify(text)}: ${(e as Error).message.split("\n")[0]}`);
+    throw new ConfigEditError(
+      `Invalid YAML value ${JSON.stringify(text)}: ${(e as Error).message.split("\n")[0]}`,
+    );
   }
 }
 
@@ -73,7 +75,11 @@ export function parseConfigDocument(text: string, source: string): Json {
     throw new ConfigEditError(`${source} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
   if (v === null || v === undefined) return {};
-  if (!isObject(v)) throw new ConfigEditError(`${source} must contain a mapping, got ${Array.isArray(v) ? "a list" : typeof v}`);
+  if (!isObject(v)) {
+    throw new ConfigEditError(
+      `${source} must contain a mapping, got ${Array.isArray(v) ? "a list" : typeof v}`,
+    );
+  }
   return v;
 }
 
@@ -107,6 +113,8 @@ export function sameDocument(a: unknown, b: unknown): boolean {
     const ka = Object.keys(a);
     return ka.length === Object.keys(b).length && ka.every((k) => k in b && sameDocument(a[k], b[k]));
   }
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameDocument(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((x, i) => sameDocument(x, b[i]));
+  }
   return a === b;
 }

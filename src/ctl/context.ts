@@ -14,7 +14,13 @@ import { type Clock, realClock } from "../util/clock.ts";
 import { type CtlIo, denoIo, PromptAborted, warn } from "./io.ts";
 import { ConfigEditError } from "./config_edit.ts";
 import { fetchTransport, RestClient, RestError, type RestTransport, type TlsSettings } from "./rest.ts";
-import { CtlConfigError, type CtlSettings, dcsConfigFor, type GlobalOptions, loadCtlSettings } from "./settings.ts";
+import {
+  CtlConfigError,
+  type CtlSettings,
+  dcsConfigFor,
+  type GlobalOptions,
+  loadCtlSettings,
+} from "./settings.ts";
 
 /** A failure the user caused or must know about; printed as `Error: <message>`, exit 1. */
 export class CtlError extends Error {
@@ -57,11 +63,20 @@ export interface CtlRuntime {
   maxWatchRefreshes?: number;
 }
 
+/** The environment, or nothing when env access is restricted (the launcher's permission step). */
+function readableEnv(): Record<string, string> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    return {};
+  }
+}
+
 /** The real runtime of the CLI process. */
 export function denoRuntime(): CtlRuntime {
   return {
     io: denoIo(),
-    env: Deno.env.toObject(),
+    env: readableEnv(),
     cwd: Deno.cwd(),
     clock: realClock,
     openDcs: (config) => createDcs(config),
@@ -69,7 +84,12 @@ export function denoRuntime(): CtlRuntime {
     runEditor: async (command, file) => {
       // $EDITOR may carry arguments (`code -w`), as a shell would split them.
       const [cmd, ...args] = command.trim().split(/\s+/) as [string, ...string[]];
-      const st = await new Deno.Command(cmd, { args: [...args, file], stdin: "inherit", stdout: "inherit", stderr: "inherit" })
+      const st = await new Deno.Command(cmd, {
+        args: [...args, file],
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      })
         .output();
       return st.code;
     },
@@ -163,14 +183,22 @@ export function addGlobalOptions(program: Command): void {
     );
   }
   if (!has("--dcs-url")) {
-    program.option("-d, --dcs-url <url>", "DCS to use instead of the config's, e.g. etcd3://127.0.0.1:2379/service");
+    program.option(
+      "-d, --dcs-url <url>",
+      "DCS to use instead of the config's, e.g. etcd3://127.0.0.1:2379/service",
+    );
     program.addOption(new Option("--dcs <url>").hideHelp());
   }
   if (!has("--insecure")) program.option("-k, --insecure", "do not verify the members' TLS certificates");
 }
 
 function globalsOf(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals() as { configFile?: string; dcsUrl?: string; dcs?: string; insecure?: boolean };
+  const o = cmd.optsWithGlobals() as {
+    configFile?: string;
+    dcsUrl?: string;
+    dcs?: string;
+    insecure?: boolean;
+  };
   return {
     ...(o.configFile ? { configFile: o.configFile } : {}),
     ...(o.dcsUrl ?? o.dcs ? { dcsUrl: (o.dcsUrl ?? o.dcs)! } : {}),
@@ -202,7 +230,10 @@ export function reportError(io: CtlIo, e: unknown, env: Env, settings?: CtlSetti
     warn(io, `Error: DCS is not accessible${where}: ${e.message}`);
     return 1;
   }
-  if (e instanceof CtlError || e instanceof CtlConfigError || e instanceof RestError || e instanceof ConfigEditError) {
+  if (
+    e instanceof CtlError || e instanceof CtlConfigError || e instanceof RestError ||
+    e instanceof ConfigEditError
+  ) {
     warn(io, `Error: ${e.message}`);
     return 1;
   }

@@ -30,7 +30,9 @@ export function opcodes(a: string[], b: string[]): Opcode[] {
   const at = (i: number, j: number) => i * (cols + 1) + j;
   for (let i = rows - 1; i >= 0; i--) {
     for (let j = cols - 1; j >= 0; j--) {
-      lcs[at(i, j)] = a2[i] === b2[j] ? lcs[at(i + 1, j + 1)]! + 1 : Math.max(lcs[at(i + 1, j)]!, lcs[at(i, j + 1)]!);
+      lcs[at(i, j)] = a2[i] === b2[j]
+        ? lcs[at(i + 1, j + 1)]! + 1
+        : Math.max(lcs[at(i + 1, j)]!, lcs[at(i, j + 1)]!);
     }
   }
   const steps: ("=" | "-" | "+")[] = [];
@@ -88,10 +90,18 @@ export function opcodes(a: string[], b: string[]): Opcode[] {
 function grouped(codes: Opcode[], n: number): Opcode[][] {
   const c = codes.length ? codes.map((x) => [...x] as Opcode) : [["equal", 0, 1, 0, 1] as Opcode];
   const first = c[0]!;
-  if (first[0] === "equal") c[0] = ["equal", Math.max(first[1], first[2] - n), first[2], Math.max(first[3], first[4] - n), first[4]];
+  if (first[0] === "equal") {
+    c[0] = ["equal", Math.max(first[1], first[2] - n), first[2], Math.max(first[3], first[4] - n), first[4]];
+  }
   const last = c[c.length - 1]!;
   if (last[0] === "equal") {
-    c[c.length - 1] = ["equal", last[1], Math.min(last[2], last[1] + n), last[3], Math.min(last[4], last[3] + n)];
+    c[c.length - 1] = [
+      "equal",
+      last[1],
+      Math.min(last[2], last[1] + n),
+      last[3],
+      Math.min(last[4], last[3] + n),
+    ];
   }
   const groups: Opcode[][] = [];
   let group: Opcode[] = [];
@@ -132,8 +142,8 @@ export function unifiedDiff(before: string, after: string, context = 3): string[
         for (const x of a.slice(i1, i2)) out.push(" " + x);
         continue;
       }
-      if (tag === "replace" || tag === "delete") for (const x of a.slice(i1, i2)) out.push("-" + x);
-      if (tag === "replace" || tag === "insert") for (const x of b.slice(j1, j2)) out.push("+" + x);
+      if (tag === "replace" || tag === "delete") { for (const x of a.slice(i1, i2)) out.push("-" + x); }
+      if (tag === "replace" || tag === "insert") { for (const x of b.slice(j1, j2)) out.push("+" + x); }
     }
   }
   return out;

@@ -2,7 +2,7 @@
  * The cluster listing (patronictl `output_members`) and member selection by role, built from DCS snapshots.
  * Pure: the snapshot goes in, rows and text come out.
  */
-import { activeFailover, type ClusterJson, clusterAsJson, type ClusterMemberJson } from "../api/cluster.ts";
+import { activeFailover, clusterAsJson, type ClusterJson, type ClusterMemberJson } from "../api/cluster.ts";
 import { type DynamicConfig, fromPatroniDynamic } from "../config/dynamic.ts";
 import type { ClusterSnapshot, Member } from "../dcs/types.ts";
 import { type Cell, formatOutput, type OutputFormat } from "./output.ts";
@@ -15,7 +15,7 @@ const DEFAULT_DYNAMIC: DynamicConfig = fromPatroniDynamic({});
 /** Every group of a snapshot, keyed by group number: `{0: s}` without Citus, plus `s.groups` with. */
 export function snapshotGroups(s: ClusterSnapshot, group: number | undefined): Map<number, ClusterSnapshot> {
   const out = new Map<number, ClusterSnapshot>([[group ?? 0, s]]);
-  if (group === undefined) for (const [g, c] of s.groups ?? []) out.set(g, c);
+  if (group === undefined) { for (const [g, c] of s.groups ?? []) out.set(g, c); }
   return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
@@ -44,7 +44,10 @@ export function membersWithRole(
     if (role === "leader" || role === "primary" || role === "standby-leader") {
       if (!leader) continue;
       const r = leader.data.role;
-      if (role === "leader" || (role === "primary" && r !== "standby_leader") || (role === "standby-leader" && !isPrimaryRole(r))) {
+      if (
+        role === "leader" || (role === "primary" && r !== "standby_leader") ||
+        (role === "standby-leader" && !isPrimaryRole(r))
+      ) {
         out.push(leader);
       }
       continue;
@@ -110,7 +113,9 @@ export function topologySort(members: ClusterMemberJson[]): { member: ClusterMem
   for (const m of members) {
     if (m.role.endsWith("leader")) continue;
     const from = m.tags?.replicatefrom;
-    const parent = typeof from === "string" && from !== m.name && replicas.has(from) ? from : leader?.name ?? null;
+    const parent = typeof from === "string" && from !== m.name && replicas.has(from)
+      ? from
+      : leader?.name ?? null;
     children.set(parent, [...(children.get(parent) ?? []), m]);
   }
   const out: { member: ClusterMemberJson; level: number }[] = [];
@@ -154,7 +159,10 @@ export function serviceInfo(c: ClusterJson): string[] {
 }
 
 /** The columns and rows of the listing (all formats). */
-export function clusterTable(s: ClusterSnapshot, o: ListOptions): { columns: string[]; rows: Cell[][]; title: string } {
+export function clusterTable(
+  s: ClusterSnapshot,
+  o: ListOptions,
+): { columns: string[]; rows: Cell[][]; title: string } {
   const fmt = o.fmt ?? "pretty";
   const groups = o.citus ? snapshotGroups(s, o.group) : new Map([[o.group ?? 0, s]]);
   const jsons = new Map([...groups].map(([g, c]) => [g, clusterAsJson(c, dynamicOf(c))]));

@@ -9,7 +9,12 @@ export function groupOption(cmd: Command): Command {
 }
 
 export function formatOption(cmd: Command, dflt: OutputFormat = "pretty"): Command {
-  return cmd.option("-f, --format <format>", "output format: pretty, tsv, json, yaml", parseFormatOption, dflt);
+  return cmd.option(
+    "-f, --format <format>",
+    "output format: pretty, tsv, json, yaml",
+    parseFormatOption,
+    dflt,
+  );
 }
 
 export function parseFormatOption(v: string): OutputFormat {

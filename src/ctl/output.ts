@@ -48,7 +48,8 @@ export function renderTable(columns: string[], rows: Cell[][], opts: TableOption
     if (missing > 0) widths[widths.length - 1]! += missing;
   }
   const align = (c: string): Align => opts.align?.[c] ?? "l";
-  const line = (cells: string[]) => "|" + cells.map((c, i) => ` ${justify(c, widths[i]!, align(columns[i]!))} `).join("|") + "|";
+  const line = (cells: string[]) =>
+    "|" + cells.map((c, i) => ` ${justify(c, widths[i]!, align(columns[i]!))} `).join("|") + "|";
   const multiLine = text.some((r) => r.some((c) => c.length > 1));
   let top = rule();
   if (opts.title) top = top[0] + opts.title + top.slice(1 + width(opts.title));
@@ -66,14 +67,20 @@ export function renderTable(columns: string[], rows: Cell[][], opts: TableOption
 export function pyJson(v: unknown): string {
   if (v === null || v === undefined) return "null";
   if (typeof v === "string") {
-    return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+    return JSON.stringify(v).replace(
+      /[\u007f-\uffff]/g,
+      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+    );
   }
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : v > 0 ? "Infinity" : v < 0 ? "-Infinity" : "NaN";
+  if (typeof v === "number") {
+    return Number.isFinite(v) ? String(v) : v > 0 ? "Infinity" : v < 0 ? "-Infinity" : "NaN";
+  }
   if (typeof v === "boolean") return v ? "true" : "false";
   if (Array.isArray(v)) return "[" + v.map(pyJson).join(", ") + "]";
   return "{" +
     Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)
-      .map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`).join(", ") + "}";
+      .map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`).join(", ") +
+    "}";
 }
 
 /**

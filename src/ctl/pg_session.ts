@@ -34,10 +34,13 @@ export function connectPostgres(o: PgQueryOptions): Promise<PgSession> {
         throw new PgQueryError(code, err.message ?? String(e));
       }
       // Several statements give an array of results; the last one is shown, like psycopg's cursor.
-      const results = Array.isArray(res) && res.length && Array.isArray(res[0]) && "columns" in (res[0] as object)
-        ? res as unknown[]
-        : [res];
-      const last = results[results.length - 1] as Record<string, unknown>[] & { columns?: { name: string }[] };
+      const results =
+        Array.isArray(res) && res.length && Array.isArray(res[0]) && "columns" in (res[0] as object)
+          ? res as unknown[]
+          : [res];
+      const last = results[results.length - 1] as Record<string, unknown>[] & {
+        columns?: { name: string }[];
+      };
       const columns = (last?.columns ?? []).map((c) => c.name);
       return { columns, rows: (last ?? []).map((r) => columns.map((c) => r[c])) };
     },

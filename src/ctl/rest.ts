@@ -95,11 +95,17 @@ export class RestClient {
     const r = await this.request(member, "GET", endpoint, undefined, timeoutMs);
     try {
       const v = JSON.parse(r.body);
-      if (v && typeof v === "object" && !Array.isArray(v)) return { status: r.status, doc: v as Record<string, unknown> };
+      if (v && typeof v === "object" && !Array.isArray(v)) {
+        return { status: r.status, doc: v as Record<string, unknown> };
+      }
     } catch {
       // fall through
     }
-    throw new RestError(member.name, endpointUrl(member.data.api_url!, endpoint), `expected JSON, got HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+    throw new RestError(
+      member.name,
+      endpointUrl(member.data.api_url!, endpoint),
+      `expected JSON, got HTTP ${r.status}: ${r.body.slice(0, 200)}`,
+    );
   }
 }
 
@@ -135,7 +141,12 @@ function insecureHttps(req: RestRequest, tls: TlsSettings): Promise<RestResponse
   return new Promise((resolve, reject) => {
     const r = https.request(req.url, {
       method: req.method,
-      headers: { ...req.headers, ...(req.body !== undefined ? { "content-length": String(new TextEncoder().encode(req.body).length) } : {}) },
+      headers: {
+        ...req.headers,
+        ...(req.body !== undefined
+          ? { "content-length": String(new TextEncoder().encode(req.body).length) }
+          : {}),
+      },
       rejectUnauthorized: false,
       timeout: req.timeoutMs,
       ...(tls.certfile && tls.keyfile

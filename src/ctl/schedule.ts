@@ -21,7 +21,9 @@ export function parseScheduled(text: string | undefined | null): string | null {
       `Unable to parse scheduled timestamp (${t}). It should be in an unambiguous format (e.g. ISO 8601)`,
     );
   if (!m) throw bad();
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? "0", m[5] ?? "0", m[6] ?? "0"].map(Number) as number[];
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? "0", m[5] ?? "0", m[6] ?? "0"].map(
+    Number,
+  ) as number[];
   const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
   if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || s! > 59) throw bad();
   const tz = m[8];
@@ -45,5 +47,7 @@ export function parseScheduled(text: string | undefined | null): string | null {
 export function nextHourExample(nowMs: number): string {
   const d = new Date(nowMs + 3600_000);
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${
+    p(d.getMinutes())
+  }`;
 }

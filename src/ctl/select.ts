@@ -1,6 +1,6 @@
 /** Choosing the members an operation applies to (patronictl `get_members` / `confirm_members_action`). */
 import type { ClusterSnapshot, Member } from "../dcs/types.ts";
-import { CtlError, type CtlContext } from "./context.ts";
+import { type CtlContext, CtlError } from "./context.ts";
 import { confirm, prompt } from "./io.ts";
 import { membersWithRole, renderCluster, type RoleChoice } from "./members.ts";
 
@@ -20,10 +20,16 @@ export interface SelectOptions {
  * Print the cluster, then resolve member names against those with `role`: no names means all of them (except
  * for reinitialize, which asks); unknown names are an error.
  */
-export async function selectMembers(ctx: CtlContext, s: ClusterSnapshot, o: SelectOptions): Promise<Member[]> {
+export async function selectMembers(
+  ctx: CtlContext,
+  s: ClusterSnapshot,
+  o: SelectOptions,
+): Promise<Member[]> {
   const members = membersWithRole(s, o.role, o.group, ctx.citus);
   const candidates = members.map((m) => m.name);
-  if (!o.names.length && !candidates.length) throw new CtlError(`${o.cluster} cluster doesn't have any members`);
+  if (!o.names.length && !candidates.length) {
+    throw new CtlError(`${o.cluster} cluster doesn't have any members`);
+  }
   ctx.out(renderCluster(s, { name: o.cluster, group: o.group, citus: ctx.citus }));
   let names = o.names;
   if (names.length) {
@@ -33,19 +39,38 @@ export async function selectMembers(ctx: CtlContext, s: ClusterSnapshot, o: Sele
     if (!names.length) throw new CtlError(`No ${o.role} among provided members`);
   } else if (o.action !== "reinitialize") names = candidates;
   if (!names.length && !o.force) {
-    names = [await prompt(ctx.io, `Which member do you want to ${o.action} [${candidates.join(", ")}]?`, { default: "" })];
+    names = [
+      await prompt(ctx.io, `Which member do you want to ${o.action} [${candidates.join(", ")}]?`, {
+        default: "",
+      }),
+    ];
   }
-  for (const n of names) if (!candidates.includes(n)) throw new CtlError(`${n || "(none)"} is not a member of cluster ${o.cluster}`);
+  for (const n of names) {
+    if (!candidates.includes(n)) {
+      throw new CtlError(`${n || "(none)"} is not a member of cluster ${o.cluster}`);
+    }
+  }
   const picked = members.filter((m) => names.includes(m.name));
   if (o.askConfirmation ?? true) await confirmMembers(ctx, picked, o.force, o.action);
   return picked;
 }
 
-export async function confirmMembers(ctx: CtlContext, members: Member[], force: boolean, action: string, scheduledAt?: string | null) {
+export async function confirmMembers(
+  ctx: CtlContext,
+  members: Member[],
+  force: boolean,
+  action: string,
+  scheduledAt?: string | null,
+) {
   if (force) return;
   const names = members.map((m) => m.name).join(", ");
   if (scheduledAt) {
-    if (!(await confirm(ctx.io, `Are you sure you want to schedule ${action} of members ${names} at ${scheduledAt}?`))) {
+    if (
+      !(await confirm(
+        ctx.io,
+        `Are you sure you want to schedule ${action} of members ${names} at ${scheduledAt}?`,
+      ))
+    ) {
       throw new CtlError(`Aborted scheduled ${action}`);
     }
   } else if (!(await confirm(ctx.io, `Are you sure you want to ${action} members ${names}?`))) {

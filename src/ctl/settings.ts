@@ -58,18 +58,26 @@ const DCS_DEFAULT_PORTS: Record<string, number> = { etcd: 2379, etcd3: 2379, con
  * `--dcs-url scheme://host:port/namespace` to a DCS section (snake/camel agnostic: the keys are the same).
  * Without a scheme the port picks it, etcd v3 otherwise. `memory://id` selects the in-memory store (tests).
  */
-export function parseDcsUrl(url: string): { section: "etcd3" | "consul" | "zookeeper" | "memory"; value: Obj; namespace?: string } {
+export function parseDcsUrl(
+  url: string,
+): { section: "etcd3" | "consul" | "zookeeper" | "memory"; value: Obj; namespace?: string } {
   const withScheme = url.includes("//") ? url : "//" + url;
   const m = /^(?:([a-z0-9]+):)?\/\/([^/]*)(\/.*)?$/i.exec(withScheme);
-  if (!m) throw new CtlConfigError(`Invalid DCS URL ${JSON.stringify(url)}: expected scheme://host:port/namespace`);
+  if (!m) {
+    throw new CtlConfigError(`Invalid DCS URL ${JSON.stringify(url)}: expected scheme://host:port/namespace`);
+  }
   let scheme = m[1]?.toLowerCase() ?? "";
   const hostPort = m[2] ?? "";
   const namespace = m[3] && m[3] !== "/" ? m[3] : undefined;
-  if (scheme === "memory") return { section: "memory", value: { id: hostPort || "default" }, ...(namespace ? { namespace } : {}) };
+  if (scheme === "memory") {
+    return { section: "memory", value: { id: hostPort || "default" }, ...(namespace ? { namespace } : {}) };
+  }
   const hp = /^(\[[^\]]+\]|[^:]*)(?::(\d+))?$/.exec(hostPort);
   if (!hp) throw new CtlConfigError(`Invalid DCS URL ${JSON.stringify(url)}: bad host:port`);
   const port = hp[2] ? Number(hp[2]) : undefined;
-  if (!scheme) scheme = Object.entries(DCS_DEFAULT_PORTS).find(([k, p]) => p === port && k !== "etcd")?.[0] ?? "etcd3";
+  if (!scheme) {
+    scheme = Object.entries(DCS_DEFAULT_PORTS).find(([k, p]) => p === port && k !== "etcd")?.[0] ?? "etcd3";
+  }
   if (!(scheme in DCS_DEFAULT_PORTS)) {
     throw new CtlConfigError(`Unknown dcs scheme: ${scheme} (expected etcd, etcd3, consul or zookeeper)`);
   }
@@ -114,7 +122,12 @@ const isNoDcs = (e: unknown) =>
   e instanceof ConfigError && e.issues.some((i) => i.message.startsWith("no DCS configured"));
 
 /** Validate a raw document with placeholders; a second try with a placeholder DCS when none is configured. */
-async function validate(doc: Obj, snake: boolean, env: Env, cwd: string): Promise<{ config: Config; dcs: boolean }> {
+async function validate(
+  doc: Obj,
+  snake: boolean,
+  env: Env,
+  cwd: string,
+): Promise<{ config: Config; dcs: boolean }> {
   const run = (noDcs: boolean) => {
     const filled = withPlaceholders(doc, snake, noDcs);
     return snake
@@ -201,7 +214,10 @@ export async function loadCtlSettings(opts: GlobalOptions, env: Env, cwd = Deno.
       ...(keyfile ? { keyfile } : {}),
       insecure: !!(opts.insecure || c.ctl.insecure),
     },
-    superuser: { username: superuser.username, ...(superuser.password !== undefined ? { password: superuser.password } : {}) },
+    superuser: {
+      username: superuser.username,
+      ...(superuser.password !== undefined ? { password: superuser.password } : {}),
+    },
     database: c.postgresql.database,
   };
 }
@@ -215,7 +231,8 @@ export function dcsConfigFor(s: CtlSettings, cluster: string, group: number | un
     );
   }
   const c: Config = { ...s.config, scope: cluster, name: PLACEHOLDER_NAME };
-  if (group !== undefined) c.citus = { database: s.config.citus?.database ?? "citus", secondaries: true, ...s.config.citus, group };
-  else if (s.config.citus) c.citus = { ...s.config.citus, group: 0 };
+  if (group !== undefined) {
+    c.citus = { database: s.config.citus?.database ?? "citus", secondaries: true, ...s.config.citus, group };
+  } else if (s.config.citus) c.citus = { ...s.config.citus, group: 0 };
   return c;
 }

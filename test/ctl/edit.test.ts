@@ -14,17 +14,23 @@ import { configPlan, patchConfig } from "../../src/api/config_routes.ts";
 import { toYaml } from "../../src/ctl/output.ts";
 
 Deno.test("--set parses dotted paths and YAML values; --pg is a postgresql.parameters shorthand", () => {
-  assert.deepEqual(parseSetPairs(["loop_wait=5", "postgresql.use_pg_rewind=on", "slots.s1={type: physical}"], [
-    " pg_stat_statements.max=10000",
-    "work_mem='8MB'",
-  ]), [
-    { path: ["loop_wait"], value: 5 },
-    { path: ["postgresql", "use_pg_rewind"], value: true },
-    { path: ["slots", "s1"], value: { type: "physical" } },
-    { path: ["postgresql", "parameters", "pg_stat_statements.max"], value: 10000 },
-    { path: ["postgresql", "parameters", "work_mem"], value: "8MB" },
-  ]);
-  assert.deepEqual(parseSetPairs(["ttl=null", "x="]), [{ path: ["ttl"], value: null }, { path: ["x"], value: null }]);
+  assert.deepEqual(
+    parseSetPairs(["loop_wait=5", "postgresql.use_pg_rewind=on", "slots.s1={type: physical}"], [
+      " pg_stat_statements.max=10000",
+      "work_mem='8MB'",
+    ]),
+    [
+      { path: ["loop_wait"], value: 5 },
+      { path: ["postgresql", "use_pg_rewind"], value: true },
+      { path: ["slots", "s1"], value: { type: "physical" } },
+      { path: ["postgresql", "parameters", "pg_stat_statements.max"], value: 10000 },
+      { path: ["postgresql", "parameters", "work_mem"], value: "8MB" },
+    ],
+  );
+  assert.deepEqual(parseSetPairs(["ttl=null", "x="]), [{ path: ["ttl"], value: null }, {
+    path: ["x"],
+    value: null,
+  }]);
   assert.deepEqual(parseSetPairs(["a=b=c"]), [{ path: ["a"], value: "b=c" }]);
   assert.throws(() => parseSetPairs(["loop_wait"]), ConfigEditError);
   assert.throws(() => parseSetPairs(["a..b=1"]), /empty key/);
@@ -33,17 +39,29 @@ Deno.test("--set parses dotted paths and YAML values; --pg is a postgresql.param
 
 Deno.test("applying --set pairs: create parents, replace scalars, delete with null, drop emptied objects", () => {
   const before = { ttl: 30, postgresql: { parameters: { max_connections: 100 } }, tags: "x" };
-  const after = applySetPairs(before, parseSetPairs(["ttl=null", "tags.a=1", "postgresql.parameters.max_connections=null"], [
-    "wal_level=logical",
-  ]));
+  const after = applySetPairs(
+    before,
+    parseSetPairs(["ttl=null", "tags.a=1", "postgresql.parameters.max_connections=null"], [
+      "wal_level=logical",
+    ]),
+  );
   assert.deepEqual(after, { postgresql: { parameters: { wal_level: "logical" } }, tags: { a: 1 } });
   assert.deepEqual(before.postgresql.parameters, { max_connections: 100 }, "input untouched");
   assert.deepEqual(applySetPairs({ a: { b: 1 } }, parseSetPairs(["a.b=null"])), {});
 });
 
 Deno.test("--apply merges with PATCH rules; mergePatch inverts the change", () => {
-  const before = { ttl: 30, loop_wait: 10, postgresql: { parameters: { a: "1", b: "2" } }, slots: { s: { type: "physical" } } };
-  const applied = applyDocument(before, { loop_wait: 5, postgresql: { parameters: { b: null, c: 3 } }, slots: null });
+  const before = {
+    ttl: 30,
+    loop_wait: 10,
+    postgresql: { parameters: { a: "1", b: "2" } },
+    slots: { s: { type: "physical" } },
+  };
+  const applied = applyDocument(before, {
+    loop_wait: 5,
+    postgresql: { parameters: { b: null, c: 3 } },
+    slots: null,
+  });
   assert.deepEqual(applied, { ttl: 30, loop_wait: 5, postgresql: { parameters: { a: "1", c: 3 } } });
   const patch = mergePatch(before, applied);
   assert.deepEqual(patch, { slots: null, loop_wait: 5, postgresql: { parameters: { b: null, c: 3 } } });
@@ -53,9 +71,11 @@ Deno.test("--apply merges with PATCH rules; mergePatch inverts the change", () =
 });
 
 Deno.test("unified diff matches Python difflib for config edits", () => {
-  const before = "loop_wait: 10\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 100\n" +
+  const before =
+    "loop_wait: 10\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 100\n" +
     "  use_pg_rewind: true\nretry_timeout: 10\nttl: 30\n";
-  const after = "loop_wait: 5\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 200\n" +
+  const after =
+    "loop_wait: 5\nmaximum_lag_on_failover: 1048576\npostgresql:\n  parameters:\n    max_connections: 200\n" +
     "    work_mem: 8MB\n  use_pg_rewind: true\nretry_timeout: 10\nttl: 30\n";
   assert.deepEqual(unifiedDiff(before, after), [
     "--- ",
@@ -94,7 +114,13 @@ Deno.test("unified diff matches Python difflib for config edits", () => {
     "+n",
   ]);
   assert.deepEqual(unifiedDiff("{}\n", "ttl: 30\n"), ["--- ", "+++ ", "@@ -1 +1 @@", "-{}", "+ttl: 30"]);
-  assert.deepEqual(unifiedDiff("x: 1\ny: 2\n", "y: 2\n"), ["--- ", "+++ ", "@@ -1,2 +1 @@", "-x: 1", " y: 2"]);
+  assert.deepEqual(unifiedDiff("x: 1\ny: 2\n", "y: 2\n"), [
+    "--- ",
+    "+++ ",
+    "@@ -1,2 +1 @@",
+    "-x: 1",
+    " y: 2",
+  ]);
   assert.deepEqual(unifiedDiff("same\n", "same\n"), []);
 });
 
@@ -104,7 +130,9 @@ Deno.test("unified diff round trip: applying the hunks to the old text gives the
   const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   for (let round = 0; round < 200; round++) {
     const a = Array.from({ length: rnd(15) + 1 }, () => `k${rnd(6)}: ${rnd(3)}`);
-    const b = a.flatMap((l) => (rnd(4) === 0 ? [] : rnd(5) === 0 ? [l, `n${rnd(9)}: 1`] : rnd(6) === 0 ? [`${l}x`] : [l]));
+    const b = a.flatMap((
+      l,
+    ) => (rnd(4) === 0 ? [] : rnd(5) === 0 ? [l, `n${rnd(9)}: 1`] : rnd(6) === 0 ? [`${l}x`] : [l]));
     if (!b.length) b.push("z: 0");
     const diff = unifiedDiff(a.join("\n") + "\n", b.join("\n") + "\n");
     // Re-apply: walk hunks, copying unchanged lines between them.
@@ -130,7 +158,11 @@ Deno.test("unified diff round trip: applying the hunks to the old text gives the
 
 Deno.test("plan rendering: changed settings, restart-only parameters, member actions", () => {
   const before = { ttl: 30, postgresql: { parameters: { max_connections: 100 } } };
-  const after = { ttl: 20, loop_wait: 5, postgresql: { parameters: { max_connections: 200, work_mem: "8MB" } } };
+  const after = {
+    ttl: 20,
+    loop_wait: 5,
+    postgresql: { parameters: { max_connections: 200, work_mem: "8MB" } },
+  };
   assert.deepEqual(renderPlan(configPlan(before, after, ["n2", "n1"])), [
     "Changes:",
     "  loop_wait: (unset) -> 5",

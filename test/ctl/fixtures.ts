@@ -1,7 +1,16 @@
 /** Snapshot builders for the ctl tests. */
-import { type ClusterSnapshot, emptySnapshot, type HistoryEntry, type MemberData } from "../../src/dcs/types.ts";
+import {
+  type ClusterSnapshot,
+  emptySnapshot,
+  type HistoryEntry,
+  type MemberData,
+} from "../../src/dcs/types.ts";
 
-export function member(name: string, port: number, extra: MemberData = {}): { name: string; data: MemberData } {
+export function member(
+  name: string,
+  port: number,
+  extra: MemberData = {},
+): { name: string; data: MemberData } {
   return {
     name,
     data: {
@@ -50,7 +59,11 @@ export function batman(): ClusterSnapshot {
     failover: { leader: "node1", member: "node3", scheduled_at: "2030-01-01T12:00:00+00:00" },
     members: [
       member("node1", 5432, { role: "primary", timeline: 2, xlog_location: 48 * MB }),
-      member("node2", 5433, { timeline: 2, xlog_location: 45 * MB, tags: { nofailover: true, clonefrom: true } }),
+      member("node2", 5433, {
+        timeline: 2,
+        xlog_location: 45 * MB,
+        tags: { nofailover: true, clonefrom: true },
+      }),
       member("node3", 5434, {
         pending_restart: true,
         scheduled_restart: { schedule: "2030-01-01T12:00:00+00:00", postgres_version: "15.5" },

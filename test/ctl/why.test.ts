@@ -31,7 +31,13 @@ Deno.test("why: decisions, candidate verdicts in plain words, members without an
         action: "follow",
         details: { type: "follow", upstream: null, leaderName: null },
         candidates: [
-          { name: "n2", eligible: false, rule: "behind", detail: "another member is ahead of me", lsn: 0x3000060 },
+          {
+            name: "n2",
+            eligible: false,
+            rule: "behind",
+            detail: "another member is ahead of me",
+            lsn: 0x3000060,
+          },
           { name: "n3", eligible: true, lsn: 0x1_0000_0000, detail: "ahead of me by 10 bytes" },
           { name: "n4", eligible: false, rule: "unreachable", detail: "did not answer GET /patroni" },
           { name: "n5", eligible: true, rule: "primary_alive", detail: "still running as primary" },
@@ -64,15 +70,26 @@ Deno.test("--scheduled: now, zones, local time, garbage", () => {
   assert.equal(parseScheduled("2030-01-02 03:04:05Z"), "2030-01-02T03:04:05+00:00");
   assert.equal(parseScheduled("2030-01-02T03:04:05.5-0130"), "2030-01-02T03:04:05.500000-01:30");
   const local = parseScheduled("2030-06-15T10:00")!;
-  assert.equal(new Date(local).getTime(), new Date(2030, 5, 15, 10, 0).getTime(), "a time without zone is local");
+  assert.equal(
+    new Date(local).getTime(),
+    new Date(2030, 5, 15, 10, 0).getTime(),
+    "a time without zone is local",
+  );
   assert.match(local, /^2030-06-15T10:00:00[+-]\d\d:\d\d$/);
   assert.throws(() => parseScheduled("tomorrow"), /Unable to parse scheduled timestamp \(tomorrow\)/);
   assert.throws(() => parseScheduled("2030-02-30T10:00Z"), /Unable to parse/);
 });
 
 Deno.test("--dcs-url: schemes, ports, namespaces", () => {
-  assert.deepEqual(parseDcsUrl("etcd3://10.0.0.1:2379"), { section: "etcd3", value: { hosts: ["10.0.0.1:2379"] } });
-  assert.deepEqual(parseDcsUrl("10.0.0.1:8500/ns"), { section: "consul", value: { host: "10.0.0.1:8500" }, namespace: "/ns" });
+  assert.deepEqual(parseDcsUrl("etcd3://10.0.0.1:2379"), {
+    section: "etcd3",
+    value: { hosts: ["10.0.0.1:2379"] },
+  });
+  assert.deepEqual(parseDcsUrl("10.0.0.1:8500/ns"), {
+    section: "consul",
+    value: { host: "10.0.0.1:8500" },
+    namespace: "/ns",
+  });
   assert.deepEqual(parseDcsUrl("zookeeper://zk"), { section: "zookeeper", value: { hosts: ["zk:2181"] } });
   assert.deepEqual(parseDcsUrl("etcd://h"), { section: "etcd3", value: { hosts: ["h:2379"] } });
   assert.deepEqual(parseDcsUrl("127.0.0.1"), { section: "etcd3", value: { hosts: ["127.0.0.1:2379"] } });
@@ -88,11 +105,19 @@ Deno.test("version, reinit progress and restart body helpers", () => {
   assert.equal(reinitProgress({ state: "running", postmaster_start_time: "b" }, "a"), "done");
   assert.equal(reinitProgress({ state: "start failed" }, "a"), "failed");
   assert.equal(reinitProgress(null, "a"), "waiting");
-  assert.deepEqual(restartBody({ pending: true, pgVersion: "15.4", scheduledAt: "2030-01-01T00:00:00+00:00", timeout: "30s" }), {
-    restart_pending: true,
-    postgres_version: "15.4",
-    schedule: "2030-01-01T00:00:00+00:00",
-    timeout: "30s",
-  });
+  assert.deepEqual(
+    restartBody({
+      pending: true,
+      pgVersion: "15.4",
+      scheduledAt: "2030-01-01T00:00:00+00:00",
+      timeout: "30s",
+    }),
+    {
+      restart_pending: true,
+      postgres_version: "15.4",
+      schedule: "2030-01-01T00:00:00+00:00",
+      timeout: "30s",
+    },
+  );
   assert.throws(() => restartBody({ pgVersion: "fifteen" }), /Invalid PostgreSQL version/);
 });

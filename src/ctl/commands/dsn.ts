@@ -1,6 +1,6 @@
 /** `dsn`: `host=... port=...` of the leader, of a member with a role, or of a named member. */
 import type { Command } from "commander";
-import { CtlError, ctlAction, type CtlRuntime } from "../context.ts";
+import { ctlAction, CtlError, type CtlRuntime } from "../context.ts";
 import { connKwargs, membersWithRole, type RoleChoice } from "../members.ts";
 import { groupOption, roleOption } from "../options.ts";
 
@@ -11,13 +11,24 @@ export function register(program: Command, rt: CtlRuntime): void {
   roleOption(cmd, "a member with this role");
   cmd.option("-m, --member <name>", "this member");
   groupOption(cmd);
-  cmd.action(ctlAction(rt, async (ctx, name: string | undefined, o: { role?: RoleChoice; member?: string; group?: number }) => {
-    if (o.member !== undefined && o.role !== undefined) throw new CtlError("--role and --member are mutually exclusive options");
-    const role: RoleChoice = o.member !== undefined ? "any" : o.role ?? "leader";
-    const s = await ctx.cluster(ctx.clusterName(name), o.group);
-    const m = membersWithRole(s, role, o.group, ctx.citus).find((x) => o.member === undefined || x.name === o.member);
-    const kw = m && connKwargs(m);
-    if (!kw) throw new CtlError("Can not find a suitable member");
-    ctx.out(`host=${kw.host} port=${kw.port}`);
-  }));
+  cmd.action(
+    ctlAction(
+      rt,
+      async (ctx, name: string | undefined, o: { role?: RoleChoice; member?: string; group?: number }) => {
+        if (o.member !== undefined && o.role !== undefined) {
+          throw new CtlError(
+            "--role and --member are mutually exclusive options",
+          );
+        }
+        const role: RoleChoice = o.member !== undefined ? "any" : o.role ?? "leader";
+        const s = await ctx.cluster(ctx.clusterName(name), o.group);
+        const m = membersWithRole(s, role, o.group, ctx.citus).find((x) =>
+          o.member === undefined || x.name === o.member
+        );
+        const kw = m && connKwargs(m);
+        if (!kw) throw new CtlError("Can not find a suitable member");
+        ctx.out(`host=${kw.host} port=${kw.port}`);
+      },
+    ),
+  );
 }

@@ -16,7 +16,7 @@ import {
   parseSetPairs,
   sameDocument,
 } from "../config_edit.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime } from "../context.ts";
 import { colorDiff, unifiedDiff } from "../diff.ts";
 import { confirm, warn } from "../io.ts";
 import { membersLeaderFirst } from "../members.ts";
@@ -79,7 +79,12 @@ async function runEditor(ctx: CtlContext, cluster: string, before: string): Prom
 }
 
 /** Ask the agents for the plan; compute it locally when no API answers. */
-async function dryRunPlan(ctx: CtlContext, s: ClusterSnapshot, current: Json, after: Json): Promise<ConfigPlan> {
+async function dryRunPlan(
+  ctx: CtlContext,
+  s: ClusterSnapshot,
+  current: Json,
+  after: Json,
+): Promise<ConfigPlan> {
   const patch = mergePatch(current, after);
   for (const m of membersLeaderFirst(s)) {
     try {
@@ -87,7 +92,9 @@ async function dryRunPlan(ctx: CtlContext, s: ClusterSnapshot, current: Json, af
       if (r.status === 200) {
         const plan = JSON.parse(r.body) as ConfigPlan;
         if (Array.isArray(plan.diff) && Array.isArray(plan.members)) return plan;
-        throw new CtlError(`${m.name} answered the dry run with something that is not a plan: ${r.body.slice(0, 200)}`);
+        throw new CtlError(
+          `${m.name} answered the dry run with something that is not a plan: ${r.body.slice(0, 200)}`,
+        );
       }
       throw new CtlError(`dry run refused by ${m.name}: HTTP ${r.status}, ${r.body}`);
     } catch (e) {
@@ -99,7 +106,11 @@ async function dryRunPlan(ctx: CtlContext, s: ClusterSnapshot, current: Json, af
   return configPlan(current, after, s.members.map((m) => m.name));
 }
 
-export async function editConfig(ctx: CtlContext, clusterArg: string | undefined, o: EditOptions): Promise<number> {
+export async function editConfig(
+  ctx: CtlContext,
+  clusterArg: string | undefined,
+  o: EditOptions,
+): Promise<number> {
   const cluster = ctx.clusterName(clusterArg);
   const group = ctx.group(o.group, true);
   const s = await ctx.cluster(cluster, group);
@@ -107,8 +118,12 @@ export async function editConfig(ctx: CtlContext, clusterArg: string | undefined
   const before = toYaml(current);
   let after: Json | null = null;
   if (o.replace) after = applyDocument({}, parseConfigDocument(await readSource(ctx, o.replace), o.replace));
-  if (o.apply) after = applyDocument(after ?? current, parseConfigDocument(await readSource(ctx, o.apply), o.apply));
-  if (o.set?.length || o.pg?.length) after = applySetPairs(after ?? current, parseSetPairs(o.set ?? [], o.pg ?? []));
+  if (o.apply) {
+    after = applyDocument(after ?? current, parseConfigDocument(await readSource(ctx, o.apply), o.apply));
+  }
+  if (o.set?.length || o.pg?.length) {
+    after = applySetPairs(after ?? current, parseSetPairs(o.set ?? [], o.pg ?? []));
+  }
   if (after === null) after = await runEditor(ctx, cluster, before);
 
   if (sameDocument(current, after)) {
@@ -147,11 +162,21 @@ export function register(program: Command, rt: CtlRuntime): void {
     .argument("[cluster_name]", "cluster (default: the configured scope)");
   groupOption(cmd);
   cmd.option("-q, --quiet", "do not show changes")
-    .option("-s, --set <path=value>", "set a value by dotted path (YAML value, null deletes); repeatable", collect)
-    .option("-p, --pg <name=value>", "set a PostgreSQL parameter (postgresql.parameters.<name>); repeatable", collect)
+    .option(
+      "-s, --set <path=value>",
+      "set a value by dotted path (YAML value, null deletes); repeatable",
+      collect,
+    )
+    .option(
+      "-p, --pg <name=value>",
+      "set a PostgreSQL parameter (postgresql.parameters.<name>); repeatable",
+      collect,
+    )
     .option("--apply <file>", "merge a YAML file into the configuration (- for stdin)")
     .option("--replace <file>", "replace the configuration with a YAML file (- for stdin)")
     .option("--dry-run", "show what would change and which members would reload or restart; write nothing");
   forceOption(cmd);
-  cmd.action(ctlAction(rt, (ctx, cluster: string | undefined, o: EditOptions) => editConfig(ctx, cluster, o)));
+  cmd.action(
+    ctlAction(rt, (ctx, cluster: string | undefined, o: EditOptions) => editConfig(ctx, cluster, o)),
+  );
 }

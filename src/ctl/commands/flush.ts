@@ -1,7 +1,7 @@
 /** `flush`: discard scheduled events: a scheduled restart on members, or the scheduled switchover. */
 import type { Command } from "commander";
 import { patroniJson } from "../../dcs/json.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime } from "../context.ts";
 import { warn } from "../io.ts";
 import { membersLeaderFirst, type RoleChoice, scheduledSwitchover } from "../members.ts";
 import { forceOption, groupOption, roleOption } from "../options.ts";
@@ -9,16 +9,32 @@ import { RestError } from "../rest.ts";
 import { selectMembers } from "../select.ts";
 import { timestamp } from "../output.ts";
 
-async function flush(ctx: CtlContext, cluster: string, rest: string[], o: { group?: number; role: RoleChoice; force?: boolean }) {
+async function flush(
+  ctx: CtlContext,
+  cluster: string,
+  rest: string[],
+  o: { group?: number; role: RoleChoice; force?: boolean },
+) {
   const target = rest[rest.length - 1];
   const names = rest.slice(0, -1);
   if (target !== "restart" && target !== "switchover") {
-    throw new CtlError(`expected the target restart or switchover as the last argument, got ${JSON.stringify(target)}`);
+    throw new CtlError(
+      `expected the target restart or switchover as the last argument, got ${JSON.stringify(target)}`,
+    );
   }
   const s = await ctx.cluster(cluster, o.group);
   let failed = 0;
   if (target === "restart") {
-    for (const m of await selectMembers(ctx, s, { cluster, names, role: o.role, force: !!o.force, action: "flush", group: o.group })) {
+    for (
+      const m of await selectMembers(ctx, s, {
+        cluster,
+        names,
+        role: o.role,
+        force: !!o.force,
+        action: "flush",
+        group: o.group,
+      })
+    ) {
       if (!m.data.scheduled_restart) {
         ctx.out(`No scheduled restart for member ${m.name}`);
         continue;
@@ -27,7 +43,9 @@ async function flush(ctx: CtlContext, cluster: string, rest: string[], o: { grou
         const r = await ctx.rest.request(m, "DELETE", "restart");
         if (r.status >= 400) {
           failed++;
-          ctx.out(`Failed: flush scheduled restart for member ${m.name}, status code=${r.status}, (${r.body})`);
+          ctx.out(
+            `Failed: flush scheduled restart for member ${m.name}, status code=${r.status}, (${r.body})`,
+          );
         } else ctx.out(`Success: flush scheduled restart for member ${m.name}`);
       } catch (e) {
         if (!(e instanceof RestError)) throw e;
@@ -55,7 +73,11 @@ async function flush(ctx: CtlContext, cluster: string, rest: string[], o: { grou
       warn(ctx.io, `${e.message}; member ${m.name} is not accessible`);
     }
   }
-  ctx.out(`${timestamp(ctx.rt.clock.now())} Could not find any accessible member of cluster ${cluster}, clearing the switchover in the DCS`);
+  ctx.out(
+    `${
+      timestamp(ctx.rt.clock.now())
+    } Could not find any accessible member of cluster ${cluster}, clearing the switchover in the DCS`,
+  );
   const dcs = await ctx.dcs(cluster, o.group);
   if (!(await dcs.setFailoverValue(patroniJson({}), s.failover?.version))) {
     throw new CtlError("the failover key changed concurrently; nothing was flushed");
@@ -71,7 +93,11 @@ export function register(program: Command, rt: CtlRuntime): void {
   groupOption(cmd);
   roleOption(cmd, "flush only members with this role", "any");
   forceOption(cmd);
-  cmd.action(ctlAction(rt, (ctx, cluster: string, args: string[], o: { group?: number; role: RoleChoice; force?: boolean }) =>
-    flush(ctx, cluster, args, o)
-  ));
+  cmd.action(
+    ctlAction(
+      rt,
+      (ctx, cluster: string, args: string[], o: { group?: number; role: RoleChoice; force?: boolean }) =>
+        flush(ctx, cluster, args, o),
+    ),
+  );
 }

@@ -10,7 +10,9 @@ export const HISTORY_COLUMNS = ["TL", "LSN", "Reason", "Timestamp", "New Leader"
 /** History rows padded to five columns (old entries have three or four). */
 export function historyRows(history: HistoryEntry[]): Cell[][] {
   return history.map((line) => {
-    const row: Cell[] = [...line].map((v) => (v === null || typeof v === "object" ? JSON.stringify(v) : v) as Cell);
+    const row: Cell[] = [...line].map((v) =>
+      (v === null || typeof v === "object" ? JSON.stringify(v) : v) as Cell
+    );
     while (row.length < HISTORY_COLUMNS.length) row.push("");
     return row.slice(0, HISTORY_COLUMNS.length);
   });
@@ -26,8 +28,10 @@ export function register(program: Command, rt: CtlRuntime): void {
     .argument("[cluster_name]", "cluster (default: the configured scope)");
   groupOption(cmd);
   formatOption(cmd);
-  cmd.action(ctlAction(rt, async (ctx, name: string | undefined, o: { group?: number; format: OutputFormat }) => {
-    const s = await ctx.cluster(ctx.clusterName(name), ctx.group(o.group, true));
-    ctx.out(renderHistory(s.history?.value ?? [], o.format));
-  }));
+  cmd.action(
+    ctlAction(rt, async (ctx, name: string | undefined, o: { group?: number; format: OutputFormat }) => {
+      const s = await ctx.cluster(ctx.clusterName(name), ctx.group(o.group, true));
+      ctx.out(renderHistory(s.history?.value ?? [], o.format));
+    }),
+  );
 }

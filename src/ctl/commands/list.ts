@@ -1,6 +1,6 @@
 /** `list` and `topology`: the members of one or more clusters from the DCS, optionally refreshed. */
 import type { Command } from "commander";
-import { type CtlContext, ctlAction, type CtlRuntime } from "../context.ts";
+import { ctlAction, type CtlContext, type CtlRuntime } from "../context.ts";
 import { warn } from "../io.ts";
 import { renderCluster } from "../members.ts";
 import { type OutputFormat, timestamp } from "../output.ts";
@@ -16,7 +16,12 @@ interface ListOpts {
 }
 
 /** Print the listing of each cluster, once or every `-w` seconds. */
-export async function listClusters(ctx: CtlContext, names: string[], o: ListOpts, fmt: OutputFormat): Promise<number> {
+export async function listClusters(
+  ctx: CtlContext,
+  names: string[],
+  o: ListOpts,
+  fmt: OutputFormat,
+): Promise<number> {
   const clusters = names.length ? names : ctx.settings.scope ? [ctx.settings.scope] : [];
   if (!clusters.length) {
     warn(ctx.io, "Listing members: No cluster names were provided");
@@ -44,7 +49,9 @@ export function register(program: Command, rt: CtlRuntime): void {
     .option("-t, --timestamp", "print a timestamp first");
   formatOption(list);
   watchOptions(list);
-  list.action(ctlAction(rt, (ctx, names: string[], o: ListOpts) => listClusters(ctx, names, o, o.format ?? "pretty")));
+  list.action(
+    ctlAction(rt, (ctx, names: string[], o: ListOpts) => listClusters(ctx, names, o, o.format ?? "pretty")),
+  );
 
   const topo = program.command("topology")
     .description("Show the members as a tree following replication sources (replicatefrom)")

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { patchConfig } from "../../api/config_routes.ts";
 import { patroniJson } from "../../dcs/json.ts";
 import type { ClusterSnapshot } from "../../dcs/types.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime, Progress } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime, Progress } from "../context.ts";
 import { warn } from "../io.ts";
 import { dynamicOf, isPaused, membersLeaderFirst } from "../members.ts";
 import { groupOption } from "../options.ts";
@@ -19,7 +19,13 @@ const word = (paused: boolean) => (paused ? "paused" : "resumed");
  * Poll until every member that had an API when the request was sent reports `paused`. Members whose key did not
  * change during the wait are reported as silent rather than as refusing (they may be down).
  */
-export async function waitForPause(ctx: CtlContext, cluster: string, group: number | undefined, paused: boolean, old: ClusterSnapshot): Promise<number> {
+export async function waitForPause(
+  ctx: CtlContext,
+  cluster: string,
+  group: number | undefined,
+  paused: boolean,
+  old: ClusterSnapshot,
+): Promise<number> {
   ctx.out(`'${paused ? "pause" : "resume"}' request sent, waiting until it is recognized by all nodes`);
   const before = new Map(old.members.filter((m) => m.data.api_url).map((m) => [m.name, m.version]));
   const limitS = 2 * dynamicOf(old).loopWait + 5;
@@ -34,9 +40,15 @@ export async function waitForPause(ctx: CtlContext, cluster: string, group: numb
       progress.done();
       const silent = pending.filter((m) => before.get(m.name) === m.version).map((m) => m.name);
       const refusing = pending.filter((m) => before.get(m.name) !== m.version).map((m) => m.name);
-      if (silent.length) warn(ctx.io, `${silent.join(", ")} did not update their member key in ${limitS} seconds (down?)`);
+      if (silent.length) {
+        warn(ctx.io, `${silent.join(", ")} did not update their member key in ${limitS} seconds (down?)`);
+      }
       if (refusing.length) {
-        ctx.out(`Failed: ${refusing.join(", ")} did not recognize the ${paused ? "pause" : "resume"} within ${limitS} seconds`);
+        ctx.out(
+          `Failed: ${refusing.join(", ")} did not recognize the ${
+            paused ? "pause" : "resume"
+          } within ${limitS} seconds`,
+        );
         return 1;
       }
       break;
@@ -49,7 +61,13 @@ export async function waitForPause(ctx: CtlContext, cluster: string, group: numb
   return 0;
 }
 
-export async function togglePause(ctx: CtlContext, clusterArg: string | undefined, group: number | undefined, paused: boolean, wait: boolean): Promise<number> {
+export async function togglePause(
+  ctx: CtlContext,
+  clusterArg: string | undefined,
+  group: number | undefined,
+  paused: boolean,
+  wait: boolean,
+): Promise<number> {
   const cluster = ctx.clusterName(clusterArg);
   const s = await ctx.cluster(cluster, group);
   if (isPaused(s) === paused) throw new CtlError(`Cluster is ${paused ? "already" : "not"} paused`);
@@ -64,7 +82,9 @@ export async function togglePause(ctx: CtlContext, clusterArg: string | undefine
       continue;
     }
     if (r.status !== 200) {
-      ctx.out(`Failed: ${paused ? "pause" : "resume"} cluster management status code=${r.status}, (${r.body})`);
+      ctx.out(
+        `Failed: ${paused ? "pause" : "resume"} cluster management status code=${r.status}, (${r.body})`,
+      );
       return 1;
     }
     if (wait) return await waitForPause(ctx, cluster, group, paused, s);
@@ -84,15 +104,24 @@ export async function togglePause(ctx: CtlContext, clusterArg: string | undefine
 }
 
 export function register(program: Command, rt: CtlRuntime): void {
-  for (const [name, paused, help] of [
-    ["pause", true, "Disable automatic failover (maintenance mode)"],
-    ["resume", false, "Resume automatic failover"],
-  ] as const) {
-    const cmd = program.command(name).description(help).argument("[cluster_name]", "cluster (default: the configured scope)");
+  for (
+    const [name, paused, help] of [
+      ["pause", true, "Disable automatic failover (maintenance mode)"],
+      ["resume", false, "Resume automatic failover"],
+    ] as const
+  ) {
+    const cmd = program.command(name).description(help).argument(
+      "[cluster_name]",
+      "cluster (default: the configured scope)",
+    );
     groupOption(cmd);
     cmd.option("--wait", `wait until every member reports the cluster ${word(paused)}`);
-    cmd.action(ctlAction(rt, (ctx, cluster: string | undefined, o: { group?: number; wait?: boolean }) =>
-      togglePause(ctx, cluster, ctx.group(o.group, true), paused, !!o.wait)
-    ));
+    cmd.action(
+      ctlAction(
+        rt,
+        (ctx, cluster: string | undefined, o: { group?: number; wait?: boolean }) =>
+          togglePause(ctx, cluster, ctx.group(o.group, true), paused, !!o.wait),
+      ),
+    );
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import type { ClusterSnapshot } from "../../dcs/types.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime, type PgSession } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime, type PgSession } from "../context.ts";
 import { prompt } from "../io.ts";
 import { connKwargs, membersWithRole, type RoleChoice } from "../members.ts";
 import { type Cell, formatOutput, type OutputFormat, timestamp } from "../output.ts";
@@ -34,7 +34,9 @@ async function open(
   role: RoleChoice,
   creds: { username?: string; password?: string },
 ): Promise<PgSession | null> {
-  const m = membersWithRole(s, role, o.group, ctx.citus).find((x) => o.member === undefined || x.name === o.member);
+  const m = membersWithRole(s, role, o.group, ctx.citus).find((x) =>
+    o.member === undefined || x.name === o.member
+  );
   const kw = m && connKwargs(m);
   if (!kw) return null;
   const session = await ctx.rt.connectPg({
@@ -47,7 +49,10 @@ async function open(
   // The DCS may lag behind reality: check the server's own idea of its role.
   const r = await session.run("SELECT pg_catalog.pg_is_in_recovery()");
   const inRecovery = r.rows[0]?.[0] === true;
-  if ((inRecovery && (role === "replica" || role === "standby" || role === "standby-leader")) || (!inRecovery && role === "primary")) {
+  if (
+    (inRecovery && (role === "replica" || role === "standby" || role === "standby-leader")) ||
+    (!inRecovery && role === "primary")
+  ) {
     return session;
   }
   await session.close();
@@ -55,9 +60,15 @@ async function open(
 }
 
 async function query(ctx: CtlContext, clusterArg: string | undefined, o: QueryOptions): Promise<number> {
-  if (o.member !== undefined && o.role !== undefined) throw new CtlError("--role and --member are mutually exclusive options");
-  if (o.file !== undefined && o.command !== undefined) throw new CtlError("--file and --command are mutually exclusive options");
-  if (o.file === undefined && o.command === undefined) throw new CtlError("You need to specify either --command or --file");
+  if (o.member !== undefined && o.role !== undefined) {
+    throw new CtlError("--role and --member are mutually exclusive options");
+  }
+  if (o.file !== undefined && o.command !== undefined) {
+    throw new CtlError("--file and --command are mutually exclusive options");
+  }
+  if (o.file === undefined && o.command === undefined) {
+    throw new CtlError("You need to specify either --command or --file");
+  }
   const role: RoleChoice = o.member !== undefined ? "any" : o.role ?? "leader";
   let sql = o.command ?? "";
   if (o.file !== undefined) {

@@ -1,7 +1,7 @@
 /** `reinit`: rebuild replicas from scratch (POST /reinitialize), optionally waiting until they run again. */
 import type { Command } from "commander";
 import type { Member } from "../../dcs/types.ts";
-import { type CtlContext, ctlAction, type CtlRuntime, Progress } from "../context.ts";
+import { ctlAction, type CtlContext, type CtlRuntime, Progress } from "../context.ts";
 import { confirm, warn } from "../io.ts";
 import { forceOption, groupOption } from "../options.ts";
 import { RestError } from "../rest.ts";
@@ -18,7 +18,10 @@ interface ReinitOptions {
 const WAIT_LIMIT_MS = 6 * 3600_000;
 
 /** What a member's status says about a reinitialization that started after `startedBefore`. */
-export function reinitProgress(doc: Record<string, unknown> | null, startedBefore: unknown): "waiting" | "done" | "failed" {
+export function reinitProgress(
+  doc: Record<string, unknown> | null,
+  startedBefore: unknown,
+): "waiting" | "done" | "failed" {
   if (!doc) return "waiting";
   const state = String(doc.state ?? "");
   if (state.endsWith("failed")) return "failed";
@@ -29,7 +32,14 @@ export function reinitProgress(doc: Record<string, unknown> | null, startedBefor
 
 async function reinit(ctx: CtlContext, cluster: string, names: string[], o: ReinitOptions): Promise<number> {
   const s = await ctx.cluster(cluster, o.group);
-  const members = await selectMembers(ctx, s, { cluster, names, role: "replica", force: !!o.force, action: "reinitialize", group: o.group });
+  const members = await selectMembers(ctx, s, {
+    cluster,
+    names,
+    role: "replica",
+    force: !!o.force,
+    action: "reinitialize",
+    group: o.group,
+  });
   const waitOn: { m: Member; before: unknown }[] = [];
   let failed = 0;
   for (const m of members) {
@@ -39,7 +49,10 @@ async function reinit(ctx: CtlContext, cluster: string, names: string[], o: Rein
     } catch {
       // the member may be down: that is often why it is reinitialized
     }
-    const body: Record<string, unknown> = { force: !!o.force, ...(o.fromLeader ? { from_leader: true } : {}) };
+    const body: Record<string, unknown> = {
+      force: !!o.force,
+      ...(o.fromLeader ? { from_leader: true } : {}),
+    };
     for (;;) {
       let r;
       try {
@@ -110,5 +123,10 @@ export function register(program: Command, rt: CtlRuntime): void {
   forceOption(cmd);
   cmd.option("--wait", "wait until the reinitialization completes")
     .option("--from-leader", "clone from the leader even when another source is configured");
-  cmd.action(ctlAction(rt, (ctx, cluster: string, names: string[], o: ReinitOptions) => reinit(ctx, cluster, names, o)));
+  cmd.action(
+    ctlAction(
+      rt,
+      (ctx, cluster: string, names: string[], o: ReinitOptions) => reinit(ctx, cluster, names, o),
+    ),
+  );
 }

@@ -1,7 +1,7 @@
 /** `restart`: restart PostgreSQL on members, now or scheduled, optionally only when a condition holds. */
 import type { Command } from "commander";
 import { postgresVersionToInt } from "../../api/units.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime, withProgress } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime, withProgress } from "../context.ts";
 import { prompt } from "../io.ts";
 import { isPaused, type RoleChoice } from "../members.ts";
 import { forceOption, groupOption, roleOption } from "../options.ts";
@@ -21,7 +21,9 @@ export interface RestartOptions {
 }
 
 /** The `POST /restart` body from the options (Patroni field names). */
-export function restartBody(o: { pending?: boolean; pgVersion?: string; scheduledAt?: string | null; timeout?: string }) {
+export function restartBody(
+  o: { pending?: boolean; pgVersion?: string; scheduledAt?: string | null; timeout?: string },
+) {
   const body: Record<string, unknown> = {};
   if (o.pending) body.restart_pending = true;
   if (o.pgVersion) {
@@ -43,7 +45,12 @@ function restartTimeoutMs(timeout?: string): number {
   return (Number.isFinite(n) ? n + 60 : 600) * 1000;
 }
 
-async function restart(ctx: CtlContext, cluster: string, names: string[], o: RestartOptions): Promise<number> {
+async function restart(
+  ctx: CtlContext,
+  cluster: string,
+  names: string[],
+  o: RestartOptions,
+): Promise<number> {
   const s = await ctx.cluster(cluster, o.group);
   let members = await selectMembers(ctx, s, {
     cluster,
@@ -56,25 +63,40 @@ async function restart(ctx: CtlContext, cluster: string, names: string[], o: Res
   });
   let when = o.scheduled;
   if (when === undefined && !o.force) {
-    when = await prompt(ctx.io, `When should the restart take place (e.g. ${nextHourExample(ctx.rt.clock.now())}) `, {
-      default: "now",
-    });
+    when = await prompt(
+      ctx.io,
+      `When should the restart take place (e.g. ${nextHourExample(ctx.rt.clock.now())}) `,
+      {
+        default: "now",
+      },
+    );
   }
   const scheduledAt = parseScheduled(when);
   await confirmMembers(ctx, members, !!o.force, "restart", scheduledAt);
   if (o.any && members.length) members = [members[Math.floor(Math.random() * members.length)]!];
   let version = o.pgVersion;
   if (version === undefined && !o.force) {
-    version = await prompt(ctx.io, "Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ", { default: "" });
+    version = await prompt(ctx.io, "Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ", {
+      default: "",
+    });
   }
   if (scheduledAt && isPaused(s)) throw new CtlError("Can't schedule restart in the paused state");
-  const body = restartBody({ pending: o.pending, pgVersion: version || undefined, scheduledAt, timeout: o.timeout });
+  const body = restartBody({
+    pending: o.pending,
+    pgVersion: version || undefined,
+    scheduledAt,
+    timeout: o.timeout,
+  });
   let failed = 0;
   for (const m of members) {
     try {
       if (body.schedule && o.force && m.data.scheduled_restart) {
         const d = await ctx.rest.request(m, "DELETE", "restart");
-        if (d.status >= 400) ctx.out(`Failed: flush scheduled restart for member ${m.name}, status code=${d.status}, (${d.body})`);
+        if (d.status >= 400) {
+          ctx.out(
+            `Failed: flush scheduled restart for member ${m.name}, status code=${d.status}, (${d.body})`,
+          );
+        }
       }
       const call = ctx.rest.request(m, "POST", "restart", body, restartTimeoutMs(o.timeout));
       const r = body.schedule ? await call : await withProgress(ctx.rt, call);
@@ -107,5 +129,7 @@ export function register(program: Command, rt: CtlRuntime): void {
     .option("--pending", "restart only if a restart is pending")
     .option("--timeout <seconds>", "fail (and fail over if needed) when the restart takes longer");
   forceOption(cmd);
-  cmd.action(ctlAction(rt, (ctx, name: string, names: string[], o: RestartOptions) => restart(ctx, name, names, o)));
+  cmd.action(
+    ctlAction(rt, (ctx, name: string, names: string[], o: RestartOptions) => restart(ctx, name, names, o)),
+  );
 }

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { patroniJson } from "../../dcs/json.ts";
 import type { ClusterSnapshot } from "../../dcs/types.ts";
 import { isStandbyCluster, nofailover, syncMatches } from "../../api/view_facts.ts";
-import { CtlError, type CtlContext, ctlAction, type CtlRuntime, withProgress } from "../context.ts";
+import { ctlAction, type CtlContext, CtlError, type CtlRuntime, withProgress } from "../context.ts";
 import { confirm, prompt, warn } from "../io.ts";
 import { dynamicOf, isPaused, leaderMember, renderCluster } from "../members.ts";
 import { timestamp } from "../output.ts";
@@ -35,7 +35,8 @@ export function pyList(names: string[]): string {
 
 /** Members that may take over from `leader`: everyone else without `nofailover`, sorted. */
 export function candidateNames(s: ClusterSnapshot, leader: string | undefined): string[] {
-  return s.members.filter((m) => m.name !== leader && !nofailover(m.data.tags ?? {})).map((m) => m.name).sort();
+  return s.members.filter((m) => m.name !== leader && !nofailover(m.data.tags ?? {})).map((m) => m.name)
+    .sort();
 }
 
 /** Upper bound of the server's own wait (2·max(10, loop_wait) s) plus slack for the HTTP round trip. */
@@ -43,7 +44,12 @@ function handoverTimeoutMs(s: ClusterSnapshot): number {
   return (2 * Math.max(10, dynamicOf(s).loopWait) + 30) * 1000;
 }
 
-export async function handover(ctx: CtlContext, action: HandoverAction, clusterArg: string | undefined, o: HandoverOptions): Promise<number> {
+export async function handover(
+  ctx: CtlContext,
+  action: HandoverAction,
+  clusterArg: string | undefined,
+  o: HandoverOptions,
+): Promise<number> {
   const name = ctx.clusterName(clusterArg);
   let group = o.group;
   let s = await ctx.cluster(name, group);
@@ -77,10 +83,16 @@ export async function handover(ctx: CtlContext, action: HandoverAction, clusterA
   const candidates = candidateNames(s, leader);
   if (!candidates.length) throw new CtlError(`No candidates found to ${action} to`);
   let candidate = o.candidate;
-  if (candidate === undefined && !o.force) candidate = await prompt(ctx.io, `Candidate ${pyList(candidates)}`, { default: "" });
+  if (candidate === undefined && !o.force) {
+    candidate = await prompt(ctx.io, `Candidate ${pyList(candidates)}`, { default: "" });
+  }
   if (candidate === "") candidate = undefined;
-  if (action === "failover" && !candidate) throw new CtlError("Failover could be performed only to a specific candidate");
-  if (candidate !== undefined && candidate === leader) throw new CtlError(`${titleCase(action)} target and source are the same.`);
+  if (action === "failover" && !candidate) {
+    throw new CtlError("Failover could be performed only to a specific candidate");
+  }
+  if (candidate !== undefined && candidate === leader) {
+    throw new CtlError(`${titleCase(action)} target and source are the same.`);
+  }
   if (candidate !== undefined && !candidates.includes(candidate)) {
     throw new CtlError(`Member ${candidate} does not exist in cluster ${name} or is tagged as nofailover`);
   }
@@ -95,9 +107,13 @@ export async function handover(ctx: CtlContext, action: HandoverAction, clusterA
   if (action === "switchover") {
     let when = o.scheduled;
     if (when === undefined && !o.force) {
-      when = await prompt(ctx.io, `When should the switchover take place (e.g. ${nextHourExample(ctx.rt.clock.now())} ) `, {
-        default: "now",
-      });
+      when = await prompt(
+        ctx.io,
+        `When should the switchover take place (e.g. ${nextHourExample(ctx.rt.clock.now())} ) `,
+        {
+          default: "now",
+        },
+      );
     }
     scheduledAt = parseScheduled(when);
     if (scheduledAt && isPaused(s)) throw new CtlError("Can't schedule switchover in the paused state");
@@ -108,7 +124,9 @@ export async function handover(ctx: CtlContext, action: HandoverAction, clusterA
     const question = scheduledAt
       ? `Are you sure you want to schedule ${action} of cluster ${name} at ${scheduledAt}${demote}?`
       : `Are you sure you want to ${action} cluster ${name}${demote}?`;
-    if (!(await confirm(ctx.io, question))) throw new CtlError(`Aborting ${scheduledAt ? "scheduled " : ""}${action}`);
+    if (!(await confirm(ctx.io, question))) {
+      throw new CtlError(`Aborting ${scheduledAt ? "scheduled " : ""}${action}`);
+    }
   }
 
   const body: Record<string, string> = {
@@ -120,7 +138,10 @@ export async function handover(ctx: CtlContext, action: HandoverAction, clusterA
   let code = 0;
   try {
     if (!target) throw new RestError(candidate ?? "?", "-", "no member to send the request to");
-    const r = await withProgress(ctx.rt, ctx.rest.request(target, "POST", action, body, handoverTimeoutMs(s)));
+    const r = await withProgress(
+      ctx.rt,
+      ctx.rest.request(target, "POST", action, body, handoverTimeoutMs(s)),
+    );
     if (r.status === 200 || r.status === 202) {
       ctx.out(`${timestamp(ctx.rt.clock.now())} ${r.body}`);
       s = await ctx.cluster(name, group);
@@ -138,7 +159,9 @@ export async function handover(ctx: CtlContext, action: HandoverAction, clusterA
       ...(candidate ? { member: candidate } : {}),
       ...(scheduledAt ? { scheduled_at: scheduledAt } : {}),
     };
-    if (!(await dcs.setFailoverValue(patroniJson(value)))) throw new CtlError("failed to write the failover key into the DCS");
+    if (!(await dcs.setFailoverValue(patroniJson(value)))) {
+      throw new CtlError("failed to write the failover key into the DCS");
+    }
     code = 0;
   }
   show();
@@ -155,9 +178,13 @@ export function register(program: Command, rt: CtlRuntime): void {
     .option("--scheduled <time>", "when, e.g. 2030-01-01T12:00+00:00 (a time without zone is local), or now");
   groupOption(sw);
   forceOption(sw);
-  sw.action(ctlAction(rt, (ctx, name: string | undefined, o: HandoverOptions & { primary?: string }) =>
-    handover(ctx, "switchover", name, { ...o, leader: o.leader ?? o.primary })
-  ));
+  sw.action(
+    ctlAction(
+      rt,
+      (ctx, name: string | undefined, o: HandoverOptions & { primary?: string }) =>
+        handover(ctx, "switchover", name, { ...o, leader: o.leader ?? o.primary }),
+    ),
+  );
 
   const fo = program.command("failover")
     .description("Promote a specific replica, also when the cluster has no healthy leader")
@@ -165,5 +192,7 @@ export function register(program: Command, rt: CtlRuntime): void {
     .option("--candidate <name>", "the member to promote");
   groupOption(fo);
   forceOption(fo);
-  fo.action(ctlAction(rt, (ctx, name: string | undefined, o: HandoverOptions) => handover(ctx, "failover", name, o)));
+  fo.action(
+    ctlAction(rt, (ctx, name: string | undefined, o: HandoverOptions) => handover(ctx, "failover", name, o)),
+  );
 }

@@ -28,7 +28,9 @@ export function register(program: Command, rt: CtlRuntime): void {
       try {
         const { doc } = await ctx.rest.getJson(m);
         const agent = (doc.patroni as { version?: string } | undefined)?.version ?? "unknown";
-        const pg = typeof doc.server_version === "number" ? ` PostgreSQL ${formatPgVersion(doc.server_version)}` : "";
+        const pg = typeof doc.server_version === "number"
+          ? ` PostgreSQL ${formatPgVersion(doc.server_version)}`
+          : "";
         ctx.out(`${m.name}: pgwarden ${agent}${pg}`);
       } catch (e) {
         ctx.out(`${m.name}: failed to get version: ${(e as Error).message}`);

@@ -84,9 +84,15 @@ export function register(program: Command, rt: CtlRuntime): void {
     const cluster = ctx.clusterName(name);
     const s = await ctx.cluster(cluster, o.group);
     const roles = new Map(clusterAsJson(s, dynamicOf(s)).members.map((m) => [m.name, roleTitle(m.role)]));
-    const members = membersWithRole(s, "any", o.group, ctx.citus).filter((m) => !names.length || names.includes(m.name));
+    const members = membersWithRole(s, "any", o.group, ctx.citus).filter((m) =>
+      !names.length || names.includes(m.name)
+    );
     if (!members.length) {
-      ctx.out(names.length ? `None of ${names.join(", ")} is a member of cluster ${cluster}` : `${cluster} cluster doesn't have any members`);
+      ctx.out(
+        names.length
+          ? `None of ${names.join(", ")} is a member of cluster ${cluster}`
+          : `${cluster} cluster doesn't have any members`,
+      );
       return 1;
     }
     const entries = await Promise.all(members.map(async (m): Promise<WhyEntry> => {
@@ -102,7 +108,12 @@ export function register(program: Command, rt: CtlRuntime): void {
         }
         if (r.status === 200 && isExplain(body)) return { ...base, explain: body };
         const msg = (body as { message?: unknown } | null)?.message;
-        return { ...base, error: `HTTP ${r.status}${typeof msg === "string" ? `, ${msg}` : r.body ? `, ${r.body.slice(0, 200)}` : ""}` };
+        return {
+          ...base,
+          error: `HTTP ${r.status}${
+            typeof msg === "string" ? `, ${msg}` : r.body ? `, ${r.body.slice(0, 200)}` : ""
+          }`,
+        };
       } catch (e) {
         if (!(e instanceof RestError)) throw e;
         return { ...base, error: e.message };
