@@ -157,3 +157,37 @@ Deno.test("bin/pgwarden: without deno on PATH it runs the deno npm package's bin
     assertEquals([report.pid, report.netEtcd, report.netAny], [child.pid, "granted", "prompt"]);
   });
 });
+
+Deno.test("bin/pgwarden: the granted permissions suffice to load the config in the agent (TS and YAML)", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.symlink(DENO, `${dir}/bin/deno`);
+    await Deno.writeTextFile(
+      `${dir}/agent.ts`,
+      `import { loadConfig } from "${REPO}/src/config/load.ts";
+const c = await loadConfig(Deno.args[0]!);
+console.log(JSON.stringify({ name: c.name, scope: c.scope, etcd: c.etcd3?.hosts ?? c.etcd3?.host }));\n`,
+    );
+    const start = (config: string) =>
+      run(`${REPO}/bin/pgwarden`, [config], {
+        PATH: `${dir}/bin:/usr/bin:/bin`,
+        PGWARDEN_AGENT: `${dir}/agent.ts`,
+        PATRONI_SCOPE: "env-scope",
+        PATRONI_ETCD3_HOSTS: "'10.0.0.1:2379','10.0.0.2:2379'",
+      });
+    const ts = await start(`${REPO}/config/demo/node1.ts`);
+    assertEquals([ts.code, ts.stderr], [0, ""]);
+    assertEquals(JSON.parse(ts.stdout), {
+      name: "node1",
+      scope: "env-scope",
+      etcd: ["10.0.0.1:2379", "10.0.0.2:2379"],
+    });
+    const yml = await start(`${REPO}/test/fixtures/patroni/debian/postgres2.yml`);
+    assertEquals([yml.code, yml.stderr], [0, ""]);
+    assertEquals(JSON.parse(yml.stdout), {
+      name: "postgresql2",
+      scope: "env-scope",
+      etcd: ["10.0.0.1:2379", "10.0.0.2:2379"],
+    });
+  });
+});
