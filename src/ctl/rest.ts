@@ -85,8 +85,7 @@ export class RestClient {
         timeoutMs,
       });
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new RestError(member.name, url, msg.split("\n")[0]!, { cause: e });
+      throw new RestError(member.name, url, transportMessage(e, timeoutMs), { cause: e });
     }
   }
 
@@ -107,6 +106,15 @@ export class RestClient {
       `expected JSON, got HTTP ${r.status}: ${r.body.slice(0, 200)}`,
     );
   }
+}
+
+/** The useful part of a transport failure: fetch hides it in `cause`, and repeats the URL we already print. */
+export function transportMessage(e: unknown, timeoutMs: number): string {
+  if (e instanceof DOMException && e.name === "TimeoutError") return `no answer within ${timeoutMs} ms`;
+  let err = e;
+  if (e instanceof Error && e.message === "fetch failed" && e.cause) err = e.cause;
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split("\n")[0]!.replace(/^error sending request for url \([^)]*\): /, "");
 }
 
 /** `fetch`-based transport; TLS material from `tls` (CA, client certificate). */
