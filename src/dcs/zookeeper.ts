@@ -81,7 +81,9 @@ export class ZooKeeperDcs implements Dcs {
   constructor(config: Config, opts: DcsOptions) {
     const z = config.zookeeper;
     if (!z) throw new TypeError("ZooKeeperDcs needs a `zookeeper` section in the configuration");
+    // Refuse rather than silently run without the transport security or ACLs the operator asked for.
     if (z.useSsl) throw new TypeError("zookeeper.useSsl is not supported by pgwarden's ZooKeeper client");
+    if (z.setAcls) throw new TypeError("zookeeper.setAcls is not supported by pgwarden's ZooKeeper client");
     this.#hosts = z.hosts.join(",");
     this.#o = { ...opts };
     this.#onBad = opts.onBadData ?? warnOnce();
