@@ -599,3 +599,102 @@ Deno.test("REST calls carry ctl.authentication; query uses the configured superu
     assert.match(needSql.err, /You need to specify either --command or --file/);
   });
 });
+
+Deno.test("Citus: list shows every group with a Group column, --group narrows it; operations need a group", async () => {
+  const store = new MemoryStore();
+  const dir = await Deno.makeTempDir({ prefix: "ctl-citus-" });
+  const coord = await seedCluster(store, {
+    scope: "demo",
+    group: 0,
+    sysid: "1",
+    leader: "c1",
+    members: [{ name: "c1", data: memberData(5432, { role: "primary" }) }],
+    config: { ttl: 30 },
+  });
+  const worker = await seedCluster(store, {
+    scope: "demo",
+    group: 1,
+    sysid: "2",
+    leader: "w1",
+    members: [
+      { name: "w1", data: memberData(5433, { role: "primary" }) },
+      { name: "w2", data: memberData(5434, { replication_state: "streaming" }) },
+    ],
+  });
+  try {
+    const cfg = await ctlConfigFile(dir, "demo", "citus:\n  group: 0\n  database: citus\n");
+    const all = await runCtl(["-c", cfg, "list", "-f", "tsv"], { store });
+    assert.equal(all.code, 0, all.err);
+    assert.deepEqual(all.out.trimEnd().split("\n").map((l) => l.split("\t").slice(0, 5)), [
+      ["Cluster", "Group", "Member", "Host", "Role"],
+      ["demo", "0", "c1", "127.0.0.1:5432", "Leader"],
+      ["demo", "1", "w1", "127.0.0.1:5433", "Leader"],
+      ["demo", "1", "w2", "127.0.0.1:5434", "Replica"],
+    ]);
+    const pretty = await runCtl(["-c", cfg, "list"], { store });
+    assert.match(pretty.out, /^\+ Citus cluster: demo \(1\) /);
+    const one = await runCtl(["-c", cfg, "list", "--group", "1"], { store });
+    assert.match(one.out, /^\+ Citus cluster: demo \(group: 1, 2\) /);
+    assert.doesNotMatch(one.out, /c1/);
+    const sw = await runCtl(["-c", cfg, "switchover", "--force"], { store });
+    assert.equal(sw.code, 1);
+    assert.match(sw.err, /For Citus clusters the --group must be specified/);
+    const dsn = await runCtl(["-c", cfg, "dsn", "--group", "1", "-r", "replica"], { store });
+    assert.equal(dsn.out, "host=127.0.0.1 port=5434\n");
+  } finally {
+    await coord.close();
+    await worker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reinit --wait polls the member until the rebuilt instance runs", async () => {
+  await withCluster(async ({ store, cfg }) => {
+    let gets = 0;
+    const api = new FakeApi((c) => {
+      if (c.method === "POST") return { status: 200, body: "reinitialize started" };
+      gets++;
+      const doc = gets === 1
+        ? { state: "running", postmaster_start_time: "old" } // before the request
+        : gets === 2
+        ? { state: "running", postmaster_start_time: "old" } // not started yet: must not count as done
+        : gets === 3
+        ? { state: "creating replica" }
+        : { state: "running", postmaster_start_time: "new" };
+      return { status: 200, body: JSON.stringify(doc) };
+    });
+    const r = await runCtl(["-c", cfg, "reinit", "batman", "node2", "--force", "--wait"], { store, api });
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /Success: reinitialize for member node2\nWaiting for reinitialize to complete on: node2\nReinitialize is completed on: node2\n$/,
+    );
+    assert.equal(gets, 4);
+    assert.deepEqual(api.calls[1], {
+      method: "POST",
+      url: "http://127.0.0.1:8009/reinitialize",
+      body: { force: true },
+    });
+    const leader = await runCtl(["-c", cfg, "reinit", "batman", "node1", "--force"], { store, api });
+    assert.equal(leader.err, "Error: No replica among provided members\n");
+  });
+});
+
+Deno.test("list -w refreshes; version asks every member", async () => {
+  await withCluster(async ({ store, cfg }) => {
+    const r = await runCtl(["-c", cfg, "list", "-w", "1", "-t"], { store, maxWatchRefreshes: 2 });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.match(/\+ Cluster: batman/g)?.length, 3);
+    assert.equal(r.out.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/gm)?.length, 3);
+    const api = new FakeApi((c) =>
+      c.url.includes(":8010")
+        ? { status: 500, body: "oops" }
+        : { status: 200, body: JSON.stringify({ server_version: 150004, patroni: { version: "0.1.0" } }) }
+    );
+    const v = await runCtl(["-c", cfg, "version", "batman"], { store, api });
+    assert.match(
+      v.out,
+      /^pgwarden ctl version \d+\.\d+\.\d+\n\nnode1: pgwarden 0\.1\.0 PostgreSQL 15\.4\nnode2: pgwarden 0\.1\.0 PostgreSQL 15\.4\nnode3: failed to get version: .*HTTP 500/,
+    );
+  });
+});

@@ -54,6 +54,8 @@ export interface RunOptions {
   pg?: (o: PgQueryOptions) => Promise<PgSession>;
   /** Default: `skippingClock()`. */
   clock?: Clock;
+  /** Refreshes of -W/-w loops after the first output (default 0). */
+  maxWatchRefreshes?: number;
 }
 
 export interface RunResult {
@@ -94,7 +96,7 @@ export async function runCtl(args: string[], o: RunOptions): Promise<RunResult> 
     finish: (c) => {
       code = c;
     },
-    maxWatchRefreshes: 0,
+    maxWatchRefreshes: o.maxWatchRefreshes ?? 0,
   };
   const program = new Command("pgwarden-ctl").exitOverride().configureOutput({
     writeOut: (s) => io.write(s),
@@ -114,6 +116,8 @@ export async function runCtl(args: string[], o: RunOptions): Promise<RunResult> 
 
 export interface SeedSpec {
   scope: string;
+  /** Citus group the members belong to. */
+  group?: number;
   sysid?: string;
   leader?: string;
   members: { name: string; data: MemberData }[];
@@ -129,6 +133,7 @@ export async function seedCluster(store: MemoryStore, spec: SeedSpec) {
       namespace: "/service",
       scope: spec.scope,
       name: m.name,
+      ...(spec.group !== undefined ? { group: spec.group } : {}),
       ttlS: 30,
       loopWaitS: 10,
       retryTimeoutS: 10,
