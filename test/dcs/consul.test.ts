@@ -122,7 +122,7 @@ Deno.test("consul: reads use the configured consistency; sync writes read back c
     const a = client("node1");
     await a.getCluster();
     assert.ok(srv.requestLog.at(-1)!.startsWith("GET /v1/kv/service/batman/?recurse"));
-    assert.ok(srv.requestLog.at(-1)!.includes("stale"), srv.requestLog.at(-1));
+    assert.ok(srv.requestLog.at(-1)!.includes("stale"), srv.requestLog.at(-1)!);
     const v = await a.setSyncState({ leader: "node1", sync_standby: null });
     assert.match(srv.requestLog.at(-2)!, /^PUT \/v1\/kv\/service\/batman\/sync/);
     assert.match(srv.requestLog.at(-1)!, /^GET \/v1\/kv\/service\/batman\/sync\?.*consistent/);
