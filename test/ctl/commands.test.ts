@@ -440,7 +440,7 @@ Deno.test("switchover failure is reported; an unreachable API falls back to the 
   });
 });
 
-Deno.test("failover needs a candidate; naming the leader makes it a switchover", async () => {
+Deno.test("failover needs a candidate and names only the candidate", async () => {
   await withCluster(async ({ store, cfg }) => {
     const api = new FakeApi(() => ({ status: 200, body: 'Successfully failed over to "node2"' }));
     const none = await runCtl(["-c", cfg, "failover", "--force"], { store, api });
@@ -451,7 +451,7 @@ Deno.test("failover needs a candidate; naming the leader makes it a switchover",
     assert.deepEqual(api.calls, [{
       method: "POST",
       url: "http://127.0.0.1:8008/failover",
-      body: { leader: "node1", candidate: "node2" },
+      body: { candidate: "node2" },
     }]);
   });
 });

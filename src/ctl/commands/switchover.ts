@@ -77,8 +77,6 @@ export async function handover(
   if (leader !== undefined && current && current !== leader) {
     throw new CtlError(`Member ${leader} is not the leader of cluster ${name}`);
   }
-  // A failover that names the leader is a switchover (the API does the same).
-  if (action === "failover" && o.leader !== undefined) action = "switchover";
 
   const candidates = candidateNames(s, leader);
   if (!candidates.length) throw new CtlError(`No candidates found to ${action} to`);
@@ -129,8 +127,11 @@ export async function handover(
     }
   }
 
+  // Only a switchover names the leader: the API turns a failover that names one into a switchover, whose
+  // stricter checks a failover is meant to bypass.
+  const named = action === "switchover" ? leader : undefined;
   const body: Record<string, string> = {
-    ...(leader ? { leader } : {}),
+    ...(named ? { leader: named } : {}),
     ...(candidate ? { candidate } : {}),
     ...(scheduledAt ? { scheduled_at: scheduledAt } : {}),
   };
@@ -155,7 +156,7 @@ export async function handover(
     ctx.out(`${timestamp(ctx.rt.clock.now())} Could not ${action} using the REST API, falling back to DCS`);
     const dcs = await ctx.dcs(name, group);
     const value = {
-      ...(leader ? { leader } : {}),
+      ...(named ? { leader: named } : {}),
       ...(candidate ? { member: candidate } : {}),
       ...(scheduledAt ? { scheduled_at: scheduledAt } : {}),
     };
