@@ -3,9 +3,10 @@
  *
  * We use the library for connections, auth and TLS only, and issue raw KV/Lease/Watch RPCs: the leader lock is
  * built on our own transactions, not on the library's election helper, and all timing is ours. The library's
- * global retry policy is replaced by a no-op (our `withRetry` owns retries and the retry_timeout deadline), and
- * its per-host circuit breaker by a small one that skips a failed endpoint for a second as long as another
- * endpoint is not known bad — that is how a request moves on to the next etcd member.
+ * retry and circuit-breaker policies are replaced by no-ops: `withRetry` owns retries and the retry_timeout
+ * deadline, and this module owns endpoint failover. There is one library client per endpoint; requests stick
+ * to the current endpoint and move to the next one after a transport failure or a timed-out attempt, skipping
+ * endpoints that failed in the last few seconds while another one is still believed healthy.
  */
 import { Buffer } from "node:buffer";
 import {
@@ -64,51 +65,29 @@ export function etcdEndpoints(s: Etcd3Settings): { hosts: string[]; tls: boolean
  * How long a failed endpoint is skipped while another one is still believed healthy. Long enough that a hung
  * member (each try costs a whole attempt timeout) is not retried within one retry_timeout.
  */
-const SKIP_FAILED_HOST_MS = 5000;
+const SKIP_FAILED_ENDPOINT_MS = 5000;
 
-type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>>;
-type GlobalPolicy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
+type Policy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
 
-/**
- * Per-endpoint breaker: after a transport failure the endpoint is skipped for a moment, unless every endpoint
- * failed (then trying beats refusing).
- */
-class EndpointBreakers {
-  readonly #failedUntil = new Map<string, number>();
-
-  isSkipped(host: string): boolean {
-    const now = Date.now();
-    if ((this.#failedUntil.get(host) ?? 0) <= now) return false;
-    for (const until of this.#failedUntil.values()) if (until <= now) return true;
-    return false;
-  }
-
-  policy(host: string): HostPolicy {
-    this.#failedUntil.set(host, 0);
-    const policy = {
-      execute: async <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => T | PromiseLike<T>) => {
-        if (this.isSkipped(host)) throw new Error(`etcd endpoint ${host} skipped after a recent failure`);
-        try {
-          const v = await fn({ signal: new AbortController().signal, attempt: 1 });
-          this.#failedUntil.set(host, 0);
-          return v;
-        } catch (e) {
-          if (e instanceof Error && isRecoverableError(e)) {
-            this.#failedUntil.set(host, Date.now() + SKIP_FAILED_HOST_MS);
-          }
-          throw e;
-        }
-      },
-    };
-    return policy as unknown as HostPolicy;
-  }
-}
-
-/** No retries inside the library: `withRetry` decides. */
-const noRetry = {
+/** Runs the call once: no retries or circuit breaking inside the library. */
+const passThrough = {
   execute: <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => T | PromiseLike<T>) =>
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 1 })),
-} as unknown as GlobalPolicy;
+} as unknown as Policy;
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+interface Endpoint {
+  host: string;
+  client: Etcd3;
+  failedUntil: number;
+}
+
+/** Errors that say "this endpoint did not serve us", as opposed to answers (lease gone, permission denied). */
+function endpointFailure(e: unknown): boolean {
+  return e instanceof Error &&
+    (isRecoverableError(e) || /UNAVAILABLE|DEADLINE|No connection/i.test(e.message));
+}
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
@@ -177,7 +156,8 @@ export interface Etcd3BackendOptions {
 
 /** The `KvBackend` port on a real etcd. */
 export class Etcd3Backend implements KvBackend {
-  readonly client: Etcd3;
+  readonly #endpoints: Endpoint[];
+  #current = 0;
   readonly #clock: Clock;
   #requests = 0;
   #closed = false;
@@ -185,31 +165,80 @@ export class Etcd3Backend implements KvBackend {
   constructor(settings: Etcd3Settings, opts: Etcd3BackendOptions) {
     this.#clock = opts.clock ?? realClock;
     const { hosts, tls } = etcdEndpoints(settings);
-    const breakers = new EndpointBreakers();
     const callOptions: CallOptionsFactory = (ctx) =>
       ctx.isStream ? {} : { deadline: new Date(Date.now() + opts.defaultDeadlineMs()) };
-    const options: IOptions = {
-      hosts: hosts.map((h) => (tls ? "https://" : "http://") + h),
-      defaultCallOptions: callOptions,
-      faultHandling: { global: noRetry, host: (h) => breakers.policy(h.replace(/^https?:\/\//, "")) },
-      grpcOptions: {
-        // Reconnect quickly after an endpoint comes back; our deadlines bound everything else.
-        "grpc.initial_reconnect_backoff_ms": 100,
-        "grpc.max_reconnect_backoff_ms": 1000,
-        "grpc.enable_retries": 0,
-      },
-    };
-    if (settings.username) {
-      options.auth = { username: settings.username, password: settings.password ?? "" };
-    }
-    if (tls) {
-      options.credentials = {
+    const credentials = tls
+      ? {
         rootCertificate: settings.cacert ? Buffer.from(Deno.readFileSync(settings.cacert)) : undefined!,
         ...(settings.key ? { privateKey: Buffer.from(Deno.readFileSync(settings.key)) } : {}),
         ...(settings.cert ? { certChain: Buffer.from(Deno.readFileSync(settings.cert)) } : {}),
+      }
+      : undefined;
+    this.#endpoints = hosts.map((host) => {
+      const name = host.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+      const options: IOptions = {
+        hosts: [(tls ? "https://" : "http://") + host],
+        defaultCallOptions: callOptions,
+        faultHandling: { global: passThrough, host: () => passThrough },
+        grpcOptions: {
+          // Reconnect quickly after an endpoint comes back; our deadlines bound everything else.
+          "grpc.initial_reconnect_backoff_ms": 100,
+          "grpc.max_reconnect_backoff_ms": 1000,
+          "grpc.enable_retries": 0,
+          // Deno's TLS refuses an IP address as SNI server name; with a trailing dot it is not an IP for SNI,
+          // and certificate verification (which strips the dot) still checks the certificate's IP SAN.
+          ...(tls && (IPV4.test(name) || name.includes(":"))
+            ? { "grpc.ssl_target_name_override": `${name}.` }
+            : {}),
+        },
+        ...(credentials ? { credentials } : {}),
+        ...(settings.username
+          ? { auth: { username: settings.username, password: settings.password ?? "" } }
+          : {}),
       };
+      return { host, client: new Etcd3(options), failedUntil: 0 };
+    });
+  }
+
+  /** The endpoint to use now: the current one unless it failed recently and another one has not. */
+  #endpoint(): Endpoint {
+    const now = Date.now();
+    for (let i = 0; i < this.#endpoints.length; i++) {
+      const e = this.#endpoints[(this.#current + i) % this.#endpoints.length]!;
+      if (e.failedUntil <= now) {
+        this.#current = (this.#current + i) % this.#endpoints.length;
+        return e;
+      }
     }
-    this.client = new Etcd3(options);
+    // Every endpoint failed recently: try the next one rather than none.
+    this.#current = (this.#current + 1) % this.#endpoints.length;
+    return this.#endpoints[this.#current]!;
+  }
+
+  #failed(e: Endpoint): void {
+    e.failedUntil = Date.now() + SKIP_FAILED_ENDPOINT_MS;
+    if (this.#endpoints[this.#current] === e) this.#current = (this.#current + 1) % this.#endpoints.length;
+  }
+
+  /** One request on the current endpoint; a transport failure or timeout moves us to the next endpoint. */
+  async #call<T>(a: Attempt, fn: (client: Etcd3) => Promise<T>): Promise<T> {
+    this.#requests++;
+    const ep = this.#endpoint();
+    const onTimeout = () => this.#failed(ep);
+    a.signal.addEventListener("abort", onTimeout, { once: true });
+    try {
+      return await fn(ep.client);
+    } catch (e) {
+      if (endpointFailure(e)) this.#failed(ep);
+      throw e;
+    } finally {
+      a.signal.removeEventListener("abort", onTimeout);
+    }
+  }
+
+  /** The library clients, one per endpoint (tests and tools). */
+  get clients(): Etcd3[] {
+    return this.#endpoints.map((e) => e.client);
   }
 
   get requestCount(): number {
@@ -221,19 +250,21 @@ export class Etcd3Backend implements KvBackend {
   }
 
   async range(prefix: string, a: Attempt) {
-    this.#requests++;
-    const r = await this.client.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix) }, this.#opts(a));
+    const r = await this.#call(
+      a,
+      (c) => c.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix) }, this.#opts(a)),
+    );
     return { revision: String(r.header.revision), kvs: r.kvs.map(toPair) };
   }
 
   async txn(compare: Compare[], success: KvOp[], failure: KvOp[], a: Attempt): Promise<TxnResult> {
-    this.#requests++;
     try {
-      const r = await this.client.kv.txn({
-        compare: compare.map(toCompare),
-        success: success.map(toRequestOp),
-        failure: failure.map(toRequestOp),
-      }, this.#opts(a));
+      const r = await this.#call(a, (c) =>
+        c.kv.txn({
+          compare: compare.map(toCompare),
+          success: success.map(toRequestOp),
+          failure: failure.map(toRequestOp),
+        }, this.#opts(a)));
       return {
         succeeded: r.succeeded,
         revision: String(r.header.revision),
@@ -248,16 +279,21 @@ export class Etcd3Backend implements KvBackend {
   }
 
   async leaseGrant(ttlS: number, a: Attempt): Promise<string> {
-    this.#requests++;
-    const r = await this.client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlS), ID: 0 }, this.#opts(a));
+    const r = await this.#call(
+      a,
+      (c) => c.leaseClient.leaseGrant({ TTL: Math.ceil(ttlS), ID: 0 }, this.#opts(a)),
+    );
     if (r.error) throw new Error(`lease grant failed: ${r.error}`);
     return String(r.ID);
   }
 
   /** LeaseKeepAlive is a stream in gRPC: open, send one request, read one answer, close. */
-  async leaseKeepAlive(id: string, a: Attempt): Promise<number> {
-    this.#requests++;
-    const stream = await this.client.leaseClient.leaseKeepAlive(this.#opts(a));
+  leaseKeepAlive(id: string, a: Attempt): Promise<number> {
+    return this.#call(a, (c) => this.#keepAliveOnce(c, id, a));
+  }
+
+  async #keepAliveOnce(c: Etcd3, id: string, a: Attempt): Promise<number> {
+    const stream = await c.leaseClient.leaseKeepAlive(this.#opts(a));
     try {
       return await new Promise<number>((resolve, reject) => {
         stream.on("data", (r) => resolve(Number(r.TTL)));
@@ -288,11 +324,13 @@ export class Etcd3Backend implements KvBackend {
       const left = deadline - clock.now();
       if (left <= 0) return false;
       this.#requests++;
-      const r = await this.#watchOnce(prefix, from, relevant, left, signal).catch(
+      const ep = this.#endpoint();
+      const r = await this.#watchOnce(ep.client, prefix, from, relevant, left, signal).catch(
         (e) => ({ kind: "error" as const, error: e, lastRevision: null }),
       );
       if (r.kind === "changed") return true;
       if (r.kind === "timeout") return false;
+      this.#failed(ep);
       // The stream failed (endpoint down or hung): resume after what we saw, from another endpoint if any.
       if (r.lastRevision !== null) from = String(BigInt(r.lastRevision) + 1n);
       const pause = Math.min(backoff, deadline - clock.now());
@@ -310,13 +348,14 @@ export class Etcd3Backend implements KvBackend {
 
   /** One watch stream; resolves with what ended it. */
   async #watchOnce(
+    client: Etcd3,
     prefix: string,
     from: string | null,
     relevant: (key: string) => boolean,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<{ kind: "changed" | "timeout" | "error"; lastRevision: string | null; error?: unknown }> {
-    const stream = await this.client.watchClient.watch();
+    const stream = await client.watchClient.watch();
     let lastRevision: string | null = null;
     const timers = new AbortController();
     let failed = false;
@@ -362,8 +401,8 @@ export class Etcd3Backend implements KvBackend {
     } finally {
       timers.abort();
       stream.on("error", () => {});
-      // After a normal end, half-close first so the library does not count our cancel as an endpoint failure;
-      // after a failure, cancel while still writable so it does (and skips that endpoint for a while).
+      // After a normal end, half-close first so the library does not treat our cancel as a broken connection;
+      // after a failure, cancel while still writable so it resets that connection.
       if (!failed) stream.end();
       stream.cancel();
     }
@@ -371,7 +410,7 @@ export class Etcd3Backend implements KvBackend {
 
   close(): Promise<void> {
     this.#closed = true;
-    this.client.close();
+    for (const e of this.#endpoints) e.client.close();
     return Promise.resolve();
   }
 }

@@ -284,8 +284,10 @@ export class KvDcs implements Dcs {
       this.#withLease(false, a, async (lease) => {
         const own = this.#ownMember;
         if (own && own.session === lease && own.json === canonicalJson(data)) return true;
+        // Whatever happens to this write (it may even be applied after we gave up on it), only the next read
+        // tells what the key holds.
+        this.#ownMember = null;
         await this.backend.txn([], [put(key, value, lease)], [], a);
-        this.#ownMember = null; // confirmed again by the next read
         return true;
       }));
   }
@@ -357,6 +359,7 @@ export class KvDcs implements Dcs {
   }
 
   deleteCluster(): Promise<boolean> {
+    this.#ownMember = null;
     return this.#retry("delete cluster", async (a) => {
       await this.backend.txn([], [{ deleteRange: { key: clientPath(this.#o) + "/", prefix: true } }], [], a);
       return true;

@@ -17,7 +17,7 @@ export interface EtcdNode {
   readonly name: string;
   /** `127.0.0.1:PORT` (client port). */
   readonly endpoint: string;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with TLS). */
   readonly clientUrl: string;
   readonly peerUrl: string;
   readonly dataDir: string;
@@ -50,9 +50,22 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
+/** Serve clients over TLS (peers stay plain HTTP on loopback). */
+export interface EtcdTlsOptions {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Require client certificates signed by `caFile`. */
+  clientCertAuth?: boolean;
+  /** Client certificate for the helper's own health checks (needed with `clientCertAuth`). */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
 export interface StartEtcdOptions {
   /** Extra command-line flags for every member. */
   extraArgs?: string[];
+  tls?: EtcdTlsOptions;
   /** Wait this long for health, default 20 s. */
   startTimeoutMs?: number;
 }
@@ -81,15 +94,50 @@ export function freePort(): number {
   return port;
 }
 
-async function waitHealthy(clientUrl: string, proc: Deno.ChildProcess, timeoutMs: number, log: string) {
+async function waitHealthy(
+  clientUrl: string,
+  proc: Deno.ChildProcess,
+  timeoutMs: number,
+  log: string,
+  tls?: EtcdTlsOptions,
+) {
   const deadline = Date.now() + timeoutMs;
+  const client = tls
+    ? Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(tls.caFile)],
+      ...(tls.clientCertFile && tls.clientKeyFile
+        ? {
+          cert: await Deno.readTextFile(tls.clientCertFile),
+          key: await Deno.readTextFile(tls.clientKeyFile),
+        }
+        : {}),
+    })
+    : undefined;
+  try {
+    await pollHealth(clientUrl, proc, deadline, timeoutMs, log, client);
+  } finally {
+    client?.close();
+  }
+}
+
+async function pollHealth(
+  clientUrl: string,
+  proc: Deno.ChildProcess,
+  deadline: number,
+  timeoutMs: number,
+  log: string,
+  client?: Deno.HttpClient,
+) {
   let exited = false;
   proc.status.then(() => exited = true);
   let last = "";
   while (Date.now() < deadline) {
     if (exited) break;
     try {
-      const r = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`${clientUrl}/health`, {
+        signal: AbortSignal.timeout(1000),
+        ...(client ? { client } : {}),
+      });
       last = await r.text();
       if (r.ok && JSON.parse(last).health === "true") return;
     } catch (e) {
@@ -118,8 +166,11 @@ class Member implements EtcdNode {
   #proc: Deno.ChildProcess | null = null;
   #args: string[];
   #timeoutMs: number;
+  readonly #tls?: EtcdTlsOptions;
   constructor(readonly spec: MemberSpec, initialCluster: string, token: string, opts: StartEtcdOptions) {
     this.#timeoutMs = opts.startTimeoutMs ?? 20_000;
+    this.#tls = opts.tls;
+    const tls = opts.tls;
     this.#args = [
       `--name=${spec.name}`,
       `--data-dir=${spec.dataDir}`,
@@ -136,6 +187,14 @@ class Member implements EtcdNode {
       "--logger=zap",
       "--log-outputs=stderr",
       "--log-level=warn",
+      ...(tls
+        ? [
+          `--cert-file=${tls.certFile}`,
+          `--key-file=${tls.keyFile}`,
+          `--trusted-ca-file=${tls.caFile}`,
+          ...(tls.clientCertAuth ? ["--client-cert-auth"] : []),
+        ]
+        : []),
       ...(opts.extraArgs ?? []),
     ];
   }
@@ -146,7 +205,7 @@ class Member implements EtcdNode {
     return `127.0.0.1:${this.spec.clientPort}`;
   }
   get clientUrl() {
-    return `http://127.0.0.1:${this.spec.clientPort}`;
+    return `${this.#tls ? "https" : "http"}://127.0.0.1:${this.spec.clientPort}`;
   }
   get peerUrl() {
     return `http://127.0.0.1:${this.spec.peerPort}`;
@@ -183,7 +242,7 @@ class Member implements EtcdNode {
 
   waitHealthy(): Promise<void> {
     if (!this.#proc) throw new Error(`etcd ${this.name} is not running`);
-    return waitHealthy(this.clientUrl, this.#proc, this.#timeoutMs, this.spec.logFile);
+    return waitHealthy(this.clientUrl, this.#proc, this.#timeoutMs, this.spec.logFile, this.#tls);
   }
 
   async start(): Promise<void> {
