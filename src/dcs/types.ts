@@ -141,7 +141,11 @@ export interface Dcs {
   getCluster(): Promise<ClusterSnapshot>;
   /** Create the leader key with our name, bound to our lease/session; false if it exists. */
   attemptToAcquireLeader(): Promise<boolean>;
-  /** Keep our leader key alive; false if the key is gone or someone else holds it. */
+  /**
+   * Keep our leader key alive; false if someone else holds it. If the key vanished (our lease/session expired),
+   * it may be re-created for us only while nobody else holds it (Patroni's etcd3 behaviour); a backend that
+   * cannot do that atomically returns false. The contract suite accepts either, never a stolen key.
+   */
   updateLeader(leader: LeaderKey): Promise<boolean>;
   /** Delete the leader key only if it is still ours. */
   deleteLeader(leader: LeaderKey | null): Promise<boolean>;
@@ -163,8 +167,10 @@ export interface Dcs {
   writeStatus(status: StatusValue): Promise<boolean>;
   writeFailsafe(map: Record<string, string>): Promise<boolean>;
   /**
-   * Wait up to `timeoutMs` for a change of the leader key (or config/status); resolve `true` when woken by a
-   * change, `false` on timeout. Never throws for a timeout; aborts early with `signal`.
+   * Wait up to `timeoutMs` for a change of the leader key (or config/status/failover); resolve `true` when woken
+   * by a change, `false` on timeout. A change made after this client's last `getCluster` (or the leader version
+   * given) but before the call counts, so it resolves at once. Never throws (an unreachable store means waiting
+   * out the timeout); resolves `false` early when `signal` aborts.
    */
   watch(leaderVersion: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Remove every key of this cluster (patronictl remove). */
