@@ -10,8 +10,7 @@ import { exitOnConfigError } from "./config_errors.ts";
 
 /** The agent inherits this process's environment: read what the computation looks at, where permitted. */
 function agentEnv(): Env {
-  const env = readPatroniEnv(["HOME", "PATH", "PGPASSFILE"]);
-  return env;
+  return readPatroniEnv(["HOME", "PATH", "PGPASSFILE", "DENO_DIR", "XDG_CACHE_HOME"]);
 }
 
 export function register(program: Command) {
