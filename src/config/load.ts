@@ -165,8 +165,7 @@ export function parsePatroniYaml(text: string, opts: LoadOptions = {}): Config {
 function finish(model: Obj, origins: Origins, pre: ConfigIssue[], flavor: Flavor, opts: LoadOptions): Config {
   const overlay = patroniEnvOverlay(opts.env ?? readPatroniEnv());
   const env = mapPatroniDocument(overlay.doc, overlay.sources);
-  const merged = mergeModel(model, env.value, origins, env.origins);
-  applyPatroniDefaults(merged);
+  const merged = applyPatroniDefaults(mergeModel(model, env.value, origins, env.origins));
   const result = ConfigSchema.safeParse(merged, { error: makeErrorMap(flavor), reportInput: true });
   const issues = [
     ...pre,
@@ -203,16 +202,18 @@ export function mergeModel(base: Obj, overlay: Obj, origins: Origins, overlayOri
   return merged;
 }
 
-/** Effective-config rules Patroni applies before use that are not plain schema defaults. */
-function applyPatroniDefaults(c: Obj) {
+/**
+ * Effective-config rules Patroni applies before use that are not plain schema defaults. Returns a copy where
+ * it changes something: the input may be a TS module's (cached) default export.
+ */
+function applyPatroniDefaults(c: Obj): Obj {
   // A Citus cluster bootstraps with quorum commit unless bootstrap.dcs says otherwise.
-  if (c.citus !== undefined) {
-    const bs = (isPlainObject(c.bootstrap) ? c.bootstrap : (c.bootstrap = {})) as Obj;
-    if (isPlainObject(bs)) {
-      const dcs = (isPlainObject(bs.dcs) ? bs.dcs : (bs.dcs = {})) as Obj;
-      if (isPlainObject(dcs) && dcs.synchronousMode === undefined) dcs.synchronousMode = "quorum";
-    }
-  }
+  if (c.citus === undefined) return c;
+  const bs = c.bootstrap ?? {};
+  if (!isPlainObject(bs)) return c; // reported by validation
+  const dcs = bs.dcs ?? {};
+  if (!isPlainObject(dcs) || dcs.synchronousMode !== undefined) return c;
+  return { ...c, bootstrap: { ...bs, dcs: { ...dcs, synchronousMode: "quorum" } } };
 }
 
 /** Resolve file-system paths against `cwd` (Patroni resolves them against its working directory too). */

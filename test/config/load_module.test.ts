@@ -119,3 +119,28 @@ Deno.test("defineConfig: a typo in a TS config fails deno check, naming the key"
     assert(typo.text.includes("'dataDri' does not exist"), typo.text);
   });
 });
+
+Deno.test("TS config: loading does not modify the module's exported object", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/citus.ts`,
+      `export const config = ${
+        BODY.replace(
+          'name: "node1",',
+          'name: "node1", citus: { group: 0, database: "citus" }, bootstrap: { dcs: { ttl: 30 } },',
+        )
+      };
+export default config;\n`,
+    );
+    const c = await loadConfig(`${dir}/citus.ts`, { env: { PATRONI_NAME: "from-env" }, cwd: dir });
+    assertEquals([c.name, c.bootstrap.dcs.synchronousMode], ["from-env", "quorum"]);
+    const mod = await import(
+      `file://${dir}/citus.ts?mtime=${(await Deno.stat(`${dir}/citus.ts`)).mtime!.getTime()}`
+    );
+    assertEquals([mod.config.name, mod.config.bootstrap, mod.config.postgresql.dataDir], [
+      "node1",
+      { dcs: { ttl: 30 } },
+      "data/node1",
+    ]);
+  });
+});
