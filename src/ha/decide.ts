@@ -409,7 +409,10 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   if (syncActive && o.dynamic.synchronousMode === "on" && !inSync(sync, me)) {
     return no("not_synchronous", "not_synchronous", "not listed in /sync", [], true);
   }
-  if (o.dynamic.failsafeMode && c.failsafe && Object.keys(c.failsafe).length > 0 && !(me in c.failsafe)) {
+  const failsafeListed = o.dynamic.failsafeMode && c.failsafe && Object.keys(c.failsafe).length > 0
+    ? new Set(Object.keys(c.failsafe))
+    : null;
+  if (failsafeListed && !failsafeListed.has(me)) {
     return no("failsafe_not_listed", "unreachable", "not listed in /failsafe", [], true);
   }
   const optime = c.status?.optime ?? 0;
@@ -446,9 +449,17 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
       blocked ??= "primary_alive";
       continue;
     }
-    const noFo = isNoFailover(tags) || p.nofailover === true;
+    // A member missing from a non-empty /failsafe may not race (it never heard the leader's failsafe POST);
+    // like nofailover it must then not block others either, or nobody could ever become leader.
+    const unlisted = failsafeListed !== null && !failsafeListed.has(n);
+    const noFo = isNoFailover(tags) || p.nofailover === true || unlisted;
     if (noFo || p.watchdogFailed) {
-      others.push({ ...base, eligible: false, rule: noFo ? "nofailover" : "watchdog", detail: noFo ? "tagged nofailover" : "watchdog failed" });
+      const [rule, detail]: [RuleOut, string] = unlisted
+        ? ["unreachable", "not listed in /failsafe"]
+        : noFo
+        ? ["nofailover", "tagged nofailover"]
+        : ["watchdog", "watchdog failed"];
+      others.push({ ...base, eligible: false, rule, detail });
       if (!(syncActive && o.dynamic.synchronousMode === "quorum")) continue;
     }
     const lsn = p.lsn ?? 0;

@@ -543,6 +543,28 @@ const noLeader: Case[] = [
     expect: { type: "follow", code: "failsafe_not_listed" },
   },
   {
+    name: "failsafe_mode: members missing from /failsafe may not race, so they do not block by priority",
+    obs: race([peer("node2", { failoverPriority: 5 }), peer("node3", { lsn: 900 })], {
+      dynamic: { failsafeMode: true },
+      cluster: cluster({
+        members: three,
+        failsafe: { node1: "http://127.0.0.1:8001/patroni", node3: "http://127.0.0.1:8003/patroni" },
+      }),
+    }),
+    expect: { type: "acquire_lock", code: "race", rules: { node1: null, node2: "unreachable", node3: null } },
+  },
+  {
+    name: "failsafe_mode: a listed member ahead still blocks",
+    obs: race([peer("node2"), peer("node3", { lsn: 5000 })], {
+      dynamic: { failsafeMode: true },
+      cluster: cluster({
+        members: three,
+        failsafe: { node1: "http://127.0.0.1:8001/patroni", node3: "http://127.0.0.1:8003/patroni" },
+      }),
+    }),
+    expect: { type: "follow", code: "not_healthiest_behind" },
+  },
+  {
     name: "a replica told by the leader (POST /failsafe) within ttl keeps following it",
     obs: race([], { memory: { failsafeLeader: { name: "node2", at: NOW - 10_000 } } }),
     expect: {
