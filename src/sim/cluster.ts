@@ -69,6 +69,8 @@ export class SimCluster implements SimNetwork {
   #nextTickAt: number;
   readonly #lastDecision = new Map<string, Decision | null>();
   readonly #onDecision?: (node: string, d: Decision) => void;
+  /** Key prefix of the cluster in the store (`/service/<scope>`). */
+  readonly prefix: string;
   readonly leaderKey: string;
 
   constructor(opts: SimClusterOptions = {}) {
@@ -85,7 +87,8 @@ export class SimCluster implements SimNetwork {
       const pg = this.world.add(config.name, "127.0.0.1", 5432 + i);
       this.nodes.push(new SimNode({ config, store: this.store, pg, net: this, onLog: opts.onLog }));
     }
-    this.leaderKey = `${basePath(this.nodes[0]!.config.namespace, scope)}/leader`;
+    this.prefix = basePath(this.nodes[0]!.config.namespace, scope);
+    this.leaderKey = `${this.prefix}/leader`;
   }
 
   now(): number {

@@ -18,7 +18,8 @@ export type FaultKind =
   | "dcs_partition"
   | "isolate"
   | "full_partition"
-  | "slow_disk";
+  | "slow_disk"
+  | "switchover";
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   "kill",
@@ -29,6 +30,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   "isolate",
   "full_partition",
   "slow_disk",
+  "switchover",
 ];
 
 export interface RunOptions {
@@ -288,6 +290,14 @@ function inject(
         a();
         b();
       });
+    }
+    case "switchover": {
+      // An operator asks for a switchover (POST /switchover writes the failover key).
+      if (!leader) return;
+      const candidate = rng.chance(0.7) ? rng.pick(c.nodes.filter((n) => n !== leader)).name : undefined;
+      const value = { leader: leader.name, ...(candidate ? { member: candidate } : {}) };
+      c.store.rawPut(`${c.prefix}/failover`, JSON.stringify(value));
+      return fault(`switchover ${JSON.stringify(value)}`, 0, () => {});
     }
     case "slow_disk": {
       const factor = rng.pick([3, 10, 30]);
