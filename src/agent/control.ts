@@ -31,7 +31,9 @@ export class AgentController implements AgentControl {
   #matches(req: RestartRequest): string | null {
     const v = this.agent.view();
     if (req.role && req.role !== v.role) return "restart conditions are not satisfied";
-    if (req.restartPending !== undefined && !v.pg?.pendingRestart) return "restart conditions are not satisfied";
+    if (req.restartPending !== undefined && !v.pg?.pendingRestart) {
+      return "restart conditions are not satisfied";
+    }
     if (req.postgresVersion && v.pg?.serverVersion) {
       const running = Math.floor(v.pg.serverVersion / 10000) * 10000 + (v.pg.serverVersion % 100) * 1;
       if (running >= versionNum(req.postgresVersion)) return "restart conditions are not satisfied";
@@ -41,7 +43,9 @@ export class AgentController implements AgentControl {
 
   async restart(req: RestartRequest): Promise<Outcome> {
     if (req.schedule) {
-      if (this.agent.view().paused) return { ok: false, status: 500, message: "Can't schedule restart in the paused state" };
+      if (this.agent.view().paused) {
+        return { ok: false, status: 500, message: "Can't schedule restart in the paused state" };
+      }
       if (this.#scheduled) return { ok: false, status: 409, message: "Another restart is already scheduled" };
       this.#scheduled = { ...req, schedule: req.schedule };
       this.#armScheduled();
@@ -67,7 +71,9 @@ export class AgentController implements AgentControl {
   }
 
   cancelScheduledRestart(): Promise<Outcome> {
-    if (!this.#scheduled) return Promise.resolve({ ok: false, status: 404, message: "no restarts are scheduled" });
+    if (!this.#scheduled) {
+      return Promise.resolve({ ok: false, status: 404, message: "no restarts are scheduled" });
+    }
     this.#scheduled = null;
     return Promise.resolve({ ok: true, status: 200, message: "scheduled restart deleted" });
   }
@@ -82,15 +88,21 @@ export class AgentController implements AgentControl {
     if (v.cluster?.leader?.name === this.agent.name) {
       return { ok: false, status: 503, message: "I am the leader, can not reinitialize" };
     }
-    if (!v.cluster?.leader) return { ok: false, status: 503, message: "Cluster has no leader, can not reinitialize" };
-    if (v.asyncAction && !opts.force) return { ok: false, status: 503, message: `${v.asyncAction} already in progress` };
+    if (!v.cluster?.leader) {
+      return { ok: false, status: 503, message: "Cluster has no leader, can not reinitialize" };
+    }
+    if (v.asyncAction && !opts.force) {
+      return { ok: false, status: 503, message: `${v.asyncAction} already in progress` };
+    }
     const r = await this.agent.reinitialize();
     return r === "ok"
       ? { ok: true, status: 200, message: "reinitialize started" }
       : { ok: false, status: 503, message: r };
   }
 
-  acceptFailsafe(body: { name: string; conn_url?: string; api_url?: string; slots?: Record<string, number> }): number | null {
+  acceptFailsafe(
+    body: { name: string; conn_url?: string; api_url?: string; slots?: Record<string, number> },
+  ): number | null {
     return this.agent.acceptFailsafe(body);
   }
 }

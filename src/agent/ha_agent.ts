@@ -7,7 +7,15 @@
  */
 import type { Config } from "../config/schema.ts";
 import { type DynamicConfig, toPatroniDynamic } from "../config/dynamic.ts";
-import type { ClusterSnapshot, Dcs, FailoverValue, HistoryEntry, LeaderKey, Member, Versioned } from "../dcs/types.ts";
+import type {
+  ClusterSnapshot,
+  Dcs,
+  FailoverValue,
+  HistoryEntry,
+  LeaderKey,
+  Member,
+  Versioned,
+} from "../dcs/types.ts";
 import { decide } from "../ha/decide.ts";
 import { findMember, memberUpstream as memberUpstreamFor, slotNameFor } from "../ha/members.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
@@ -36,8 +44,10 @@ export interface HaAgentDeps {
   saveDynamicCache?: (d: DynamicConfig) => Promise<void>;
   /** Observe-only: run the full loop, log and publish what would be done, change nothing. */
   observeOnly?: boolean;
+  /** Called when the agent must exit (failed bootstrap); the process entry exits non-zero. */
+  onFatal?: (reason: string) => void;
   /** Liveness of the local postmaster without SQL (cheap, polled to wake the loop on death). */
-  postmasterAlive?: () => boolean;
+  postmasterAlive?: () => boolean | Promise<boolean>;
 }
 
 const emptyPg = (): PgState => ({
@@ -130,11 +140,20 @@ export class HaAgent {
     if (this.deps.postmasterAlive) {
       // A dead postmaster wakes the loop at once instead of after loop_wait.
       let wasAlive = false;
-      pgWatch = setInterval(() => {
-        const alive = this.deps.postmasterAlive!();
-        if (wasAlive && !alive) this.wake();
-        wasAlive = alive;
-      }, 200);
+      let busy = false;
+      pgWatch = setInterval(async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const alive = await this.deps.postmasterAlive!();
+          if (wasAlive && !alive) this.wake();
+          wasAlive = alive;
+        } catch {
+          // the next tick tries again
+        } finally {
+          busy = false;
+        }
+      }, 250);
     }
     try {
       while (!signal.aborted) {
@@ -203,7 +222,11 @@ export class HaAgent {
 
   #logDecision(d: Decision): void {
     const { log, config } = this.deps;
-    const fields = { code: d.code, action: d.action.type, ...(d.candidates.length ? { candidates: d.candidates } : {}) };
+    const fields = {
+      code: d.code,
+      action: d.action.type,
+      ...(d.candidates.length ? { candidates: d.candidates } : {}),
+    };
     const prefix = this.deps.observeOnly ? "[observe-only] " : "";
     if (config.log.format === "json") log.info(prefix + d.message, fields);
     else {
@@ -248,15 +271,20 @@ export class HaAgent {
     // Ask the members of the last view that had a leader too (Patroni's old cluster): a member whose key
     // expired while it was cut off from the DCS may still be ahead of us, or still running as primary.
     const askable = needPeers
-      ? [...cluster.members, ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name))]
+      ? [
+        ...cluster.members,
+        ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name)),
+      ]
         .filter((m) => m.name !== this.name)
       : [];
     const peers = needPeers ? await this.deps.peers.status(askable) : [];
     let failsafeAllAccepted: boolean | null = null;
     const d = this.dyn.current;
     const failsafeMap = this.#failsafeMap;
-    if (!dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && failsafeMap &&
-      this.name in failsafeMap && !d.pause) {
+    if (
+      !dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && failsafeMap &&
+      this.name in failsafeMap && !d.pause
+    ) {
       const targets = Object.entries(failsafeMap).filter(([n]) => n !== this.name)
         .map(([name, apiUrl]) => ({ name, apiUrl }));
       // Replicas count ttl from when they got our POST: our own validity must not start later than that.
@@ -280,7 +308,10 @@ export class HaAgent {
       failsafeAllAccepted,
       memory: structuredClone(this.memory),
       canBootstrap: true,
-      watchdog: { required: config.watchdog.mode === "required", usable: config.watchdog.mode !== "required" },
+      watchdog: {
+        required: config.watchdog.mode === "required",
+        usable: config.watchdog.mode !== "required",
+      },
       asyncAction: this.#asyncAction,
       standbyCluster: standbySource(d),
     };
@@ -293,11 +324,19 @@ export class HaAgent {
       if (pg.accepting) {
         this.memory.startingSince = null;
         this.#state = "running";
-        this.#role = pg.inRecovery ? (this.#cluster?.leader?.name === this.name && standbySource(this.dyn.current) ? "standby_leader" : "replica") : "primary";
+        this.#role = pg.inRecovery
+          ? (this.#cluster?.leader?.name === this.name && standbySource(this.dyn.current)
+            ? "standby_leader"
+            : "replica")
+          : "primary";
       } else this.#state = "starting";
     } else {
       if (this.memory.downSince === null) this.memory.downSince = now;
-      this.#state = pg.dataDirEmpty ? "stopped" : this.#stoppedByUs || !this.memory.startedPg ? "stopped" : "crashed";
+      this.#state = pg.dataDirEmpty
+        ? "stopped"
+        : this.#stoppedByUs || !this.memory.startedPg
+        ? "stopped"
+        : "crashed";
       if (pg.dataDirEmpty) this.#role = "uninitialized";
     }
   }
@@ -406,9 +445,11 @@ export class HaAgent {
     } catch (e) {
       log.error("Failed to bootstrap cluster", { error: e instanceof Error ? e.message : String(e) });
       this.#state = "initdb failed";
-      await dcs.cancelInitialization().catch(() => {});
-      await pg.stop("immediate", 10).catch(() => {});
+      // Like Patroni: give the initialize key back, clear the half-made data directory and stop, so a
+      // supervisor (or the operator) sees the failure instead of a loop retrying initdb forever.
       await pg.removeDataDirectory().catch(() => {});
+      await dcs.cancelInitialization().catch(() => {});
+      this.deps.onFatal?.("Failed to bootstrap cluster");
     } finally {
       this.#asyncAction = null;
     }
@@ -425,7 +466,9 @@ export class HaAgent {
       this.#state = "stopped";
       this.#role = "replica";
     } catch (e) {
-      log.error(`failed to create replica from ${sourceName}`, { error: e instanceof Error ? e.message : String(e) });
+      log.error(`failed to create replica from ${sourceName}`, {
+        error: e instanceof Error ? e.message : String(e),
+      });
       this.#state = "stopped";
     } finally {
       this.#asyncAction = null;
@@ -506,7 +549,10 @@ export class HaAgent {
     this.memory.leaderValidUntil = t0 + this.dyn.current.ttl * 1000;
     if (failover && Object.keys(failover.value).length) await dcs.setFailoverValue("{}").catch(() => {});
     const c = obs.dcs.ok ? obs.dcs.cluster : null;
-    this.#hooks.emit("onLeaderChange", this.#hookCtx("acquired lock", { oldLeader: this.memory.lastLeader, newLeader: this.name }));
+    this.#hooks.emit(
+      "onLeaderChange",
+      this.#hookCtx("acquired lock", { oldLeader: this.memory.lastLeader, newLeader: this.name }),
+    );
     this.memory.lastLeader = this.name;
     if (obs.pg.inRecovery && !standbyLeader) await this.#promote(obs);
     else if (standbyLeader) this.#setRole("standby_leader", "acquired lock in a standby cluster");
@@ -539,9 +585,17 @@ export class HaAgent {
     // Record the timeline switch the way Patroni's history key does.
     // The new primary's own history is authoritative: entries from our old timeline on were written by a
     // promotion we did not follow (a diverged branch) and are replaced.
-    const hist: HistoryEntry[] = obs.dcs.ok ? (obs.dcs.cluster.history?.value ?? []).filter((h) => h[0] < oldTl) : [];
+    const hist: HistoryEntry[] = obs.dcs.ok
+      ? (obs.dcs.cluster.history?.value ?? []).filter((h) => h[0] < oldTl)
+      : [];
     if (!hist.some((h) => h[0] === oldTl)) {
-      hist.push([oldTl, lsn, "no recovery target specified", new Date(this.deps.clock.now()).toISOString(), this.name]);
+      hist.push([
+        oldTl,
+        lsn,
+        "no recovery target specified",
+        new Date(this.deps.clock.now()).toISOString(),
+        this.name,
+      ]);
       const max = this.dyn.current.maxTimelinesHistory;
       await dcs.setHistoryValue(JSON.stringify(max > 0 ? hist.slice(-max) : hist)).catch(() => {});
     }
@@ -549,7 +603,12 @@ export class HaAgent {
     pg.checkpoint().then(() => (this.#checkpointAfterPromote = undefined)).catch(() => {});
   }
 
-  async #lead(promote: boolean, standbyLeader: boolean, cleanFailover: Versioned<FailoverValue> | null, obs: Observation) {
+  async #lead(
+    promote: boolean,
+    standbyLeader: boolean,
+    cleanFailover: Versioned<FailoverValue> | null,
+    obs: Observation,
+  ) {
     const { dcs, log } = this.deps;
     const c = obs.dcs.ok ? obs.dcs.cluster : null;
     if (!c?.leader) return;
@@ -575,14 +634,21 @@ export class HaAgent {
     if (!c) return;
     const st = this.#pg;
     const tasks: Promise<unknown>[] = [];
-    if ((c.initialize === null || !/^\d{10,}$/.test(c.initialize)) && st.sysid) tasks.push(dcs.initialize(false, st.sysid));
+    if ((c.initialize === null || !/^\d{10,}$/.test(c.initialize)) && st.sysid) {
+      tasks.push(dcs.initialize(false, st.sysid));
+    }
     if (!c.config) tasks.push(dcs.setConfigValue(JSON.stringify(toPatroniDynamic(this.dyn.current))));
     if (st.running && st.accepting) {
-      if (c.status?.optime !== st.xlogLocation) tasks.push(dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation }));
+      if (c.status?.optime !== st.xlogLocation) {
+        tasks.push(dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation }));
+      }
       if (this.dyn.current.postgresql.useSlots && st.inRecovery === false) {
         const slots = c.members
-          .filter((m) => m.name !== this.name && m.data.tags?.nostream !== true &&
-            !(typeof m.data.tags?.replicatefrom === "string" && findMember(c, m.data.tags.replicatefrom as string)))
+          .filter((m) =>
+            m.name !== this.name && m.data.tags?.nostream !== true &&
+            !(typeof m.data.tags?.replicatefrom === "string" &&
+              findMember(c, m.data.tags.replicatefrom as string))
+          )
           .map((m) => slotNameFor(m.name));
         tasks.push(pg.syncReplicationSlots(slots));
       }
@@ -597,7 +663,9 @@ export class HaAgent {
     }
     const results = await Promise.allSettled(tasks);
     for (const r of results) {
-      if (r.status === "rejected") this.deps.log.warn("leader housekeeping step failed", { error: String(r.reason) });
+      if (r.status === "rejected") {
+        this.deps.log.warn("leader housekeeping step failed", { error: String(r.reason) });
+      }
     }
     void obs;
   }
@@ -605,7 +673,10 @@ export class HaAgent {
   async #follow(upstream: Upstream | null, leaderName: string | null, obs: Observation): Promise<void> {
     const { pg, log } = this.deps;
     if (leaderName && leaderName !== this.memory.lastLeader) {
-      this.#hooks.emit("onLeaderChange", this.#hookCtx("leader changed", { oldLeader: this.memory.lastLeader, newLeader: leaderName }));
+      this.#hooks.emit(
+        "onLeaderChange",
+        this.#hookCtx("leader changed", { oldLeader: this.memory.lastLeader, newLeader: leaderName }),
+      );
       this.memory.lastLeader = leaderName;
     }
     if (!obs.pg.running || obs.pg.inRecovery !== true) return;
@@ -616,8 +687,10 @@ export class HaAgent {
       // new timeline number, and a replica ahead on its own timeline needs rewind too.
       const lm = findMember(obs.dcs.cluster, leaderName);
       const leaderTl = lm?.data.timeline ?? 0;
-      if (obs.pg.replicationState !== "streaming" && leaderTl > 0 &&
-        lm?.data.checkpoint_after_promote !== false && (await pg.needsRewind(upstream).catch(() => false))) {
+      if (
+        obs.pg.replicationState !== "streaming" && leaderTl > 0 &&
+        lm?.data.checkpoint_after_promote !== false && (await pg.needsRewind(upstream).catch(() => false))
+      ) {
         log.info("replica diverged from the new leader: stopping to rewind");
         this.#stoppedByUs = true;
         await pg.stop("fast", this.deps.config.postgresql.pgCtlTimeout);
@@ -644,7 +717,9 @@ export class HaAgent {
       const veto = await this.#hooks.beforeDemote(this.#hookCtx("switchover"));
       if (veto.vetoed) {
         log.warn(`switchover vetoed by ${veto.by}: ${veto.reason}`);
-        if (obs.dcs.ok && obs.dcs.cluster.failover) await dcs.setFailoverValue("{}", obs.dcs.cluster.failover.version).catch(() => {});
+        if (obs.dcs.ok && obs.dcs.cluster.failover) {
+          await dcs.setFailoverValue("{}", obs.dcs.cluster.failover.version).catch(() => {});
+        }
         return;
       }
       await pg.checkpoint().catch(() => {});
@@ -655,7 +730,10 @@ export class HaAgent {
     this.#hooks.emit("onStop", this.#hookCtx(`demote ${mode}`));
     const after = await pg.observe();
     if (releaseLock && obs.dcs.ok && obs.dcs.cluster.leader?.name === this.name) {
-      await dcs.writeStatus({ ...(obs.dcs.cluster.status ?? {}), optime: after.xlogLocation || obs.pg.xlogLocation }).catch(() => {});
+      await dcs.writeStatus({
+        ...(obs.dcs.cluster.status ?? {}),
+        optime: after.xlogLocation || obs.pg.xlogLocation,
+      }).catch(() => {});
       await dcs.deleteLeader(obs.dcs.cluster.leader).catch(() => {});
     }
     this.memory.leaderValidUntil = 0;
@@ -664,7 +742,11 @@ export class HaAgent {
     const d = await pg.observe();
     if (!d.dataDirEmpty) {
       this.#stoppedByUs = false;
-      const ok = await pg.start({ role: "replica", upstream, timeoutS: Math.max(1, Math.floor(this.dyn.current.ttl / 2)) });
+      const ok = await pg.start({
+        role: "replica",
+        upstream,
+        timeoutS: Math.max(1, Math.floor(this.dyn.current.ttl / 2)),
+      });
       if (ok) this.#setRole("replica", `demoted (${mode})`);
     }
   }
@@ -689,11 +771,19 @@ export class HaAgent {
         await pg.stop("fast", config.postgresql.pgCtlTimeout);
         this.#stoppedByUs = false;
         const role = st.inRecovery === false ? "primary" : "replica";
-        const leader = this.#cluster?.leader ? findMember(this.#cluster, this.#cluster.leader.name) : undefined;
+        const leader = this.#cluster?.leader
+          ? findMember(this.#cluster, this.#cluster.leader.name)
+          : undefined;
         const upstream = role === "replica"
-          ? (leader && leader.name !== this.name ? memberUpstreamFor(leader, this.name) : standbySource(this.dyn.current))
+          ? (leader && leader.name !== this.name
+            ? memberUpstreamFor(leader, this.name)
+            : standbySource(this.dyn.current))
           : null;
-        const ok = await pg.start({ role, upstream, timeoutS: timeoutS ?? this.dyn.current.primaryStartTimeout });
+        const ok = await pg.start({
+          role,
+          upstream,
+          timeoutS: timeoutS ?? this.dyn.current.primaryStartTimeout,
+        });
         this.#state = ok ? "running" : "restart failed";
         if (ok) this.#hooks.emit("onRestart", this.#hookCtx("restart"));
         return ok ? "ok" : "restart failed";

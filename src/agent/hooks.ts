@@ -25,7 +25,14 @@ export interface AgentHooks {
   beforePromote(ctx: HookContext): Promise<Veto>;
   beforeDemote(ctx: HookContext): Promise<Veto>;
   emit(
-    event: "onStart" | "onStop" | "onRestart" | "onReload" | "onRoleChange" | "afterPromote" | "onLeaderChange",
+    event:
+      | "onStart"
+      | "onStop"
+      | "onRestart"
+      | "onReload"
+      | "onRoleChange"
+      | "afterPromote"
+      | "onLeaderChange",
     ctx: HookContext,
   ): void;
 }

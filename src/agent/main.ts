@@ -43,7 +43,8 @@ export async function main(args: string[]): Promise<void> {
   if (!path) usage();
   let config: Config;
   try {
-    config = await loadConfig(path, { env: Deno.env.toObject() });
+    // Without an explicit env the loader reads exactly the PATRONI_* variables this process was granted.
+    config = await loadConfig(path);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
@@ -55,7 +56,8 @@ export async function main(args: string[]): Promise<void> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
 
   const cachePath = `${config.postgresql.dataDir}/patroni.dynamic.json`;
-  const dynamic: DynamicConfig = (await DynamicState.readCache(cachePath)) ?? fromPatroniDynamic(toPatroniDynamic(config.bootstrap.dcs));
+  const dynamic: DynamicConfig = (await DynamicState.readCache(cachePath)) ??
+    fromPatroniDynamic(toPatroniDynamic(config.bootstrap.dcs));
   const dcs = await createDcs(config, {
     timings: { ttlS: dynamic.ttl, loopWaitS: dynamic.loopWait, retryTimeoutS: dynamic.retryTimeout },
     onBadData: (key, problem) => log.warn(`ignoring bad value in DCS key ${key}: ${problem}`),
@@ -78,6 +80,10 @@ export async function main(args: string[]): Promise<void> {
     dynamic,
     observeOnly,
     postmasterAlive: () => pg.postmasterAlive(),
+    onFatal: (reason) => {
+      log.error(`${reason}: exiting`);
+      Deno.exit(1);
+    },
     saveDynamicCache: async (d) => {
       try {
         await Deno.stat(config.postgresql.dataDir);
@@ -89,8 +95,10 @@ export async function main(args: string[]): Promise<void> {
   });
   const control = new AgentController(agent, dcs);
   const api = await startApi(control, config);
-  log.info(`pgwarden ${config.name} in cluster ${config.scope}: REST API on ${config.restapi.listen}` +
-    (observeOnly ? " (observe-only: no changes will be made)" : ""));
+  log.info(
+    `pgwarden ${config.name} in cluster ${config.scope}: REST API on ${config.restapi.listen}` +
+      (observeOnly ? " (observe-only: no changes will be made)" : ""),
+  );
 
   const stop = new AbortController();
   let shuttingDown = false;

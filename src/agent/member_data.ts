@@ -7,12 +7,14 @@ import type { PgState } from "../postgres/port.ts";
 export const PGWARDEN_VERSION = "0.1.0";
 
 export function connectAddress(config: Config): string {
-  return config.postgresql.connectAddress ?? config.postgresql.listen.split(",")[0]!.trim().replace(/^(\*|0\.0\.0\.0)?:/, "127.0.0.1:");
+  return config.postgresql.connectAddress ??
+    config.postgresql.listen.split(",")[0]!.trim().replace(/^(\*|0\.0\.0\.0)?:/, "127.0.0.1:");
 }
 
 export function apiUrl(config: Config): string {
   const scheme = config.restapi.certfile ? "https" : "http";
-  const addr = config.restapi.connectAddress ?? config.restapi.listen.replace(/^(\*|0\.0\.0\.0)?:/, "127.0.0.1:");
+  const addr = config.restapi.connectAddress ??
+    config.restapi.listen.replace(/^(\*|0\.0\.0\.0)?:/, "127.0.0.1:");
   return `${scheme}://${addr}/patroni`;
 }
 

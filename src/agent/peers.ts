@@ -29,13 +29,16 @@ export function parsePeerStatus(name: string, doc: Record<string, unknown>): Pee
     lsn,
     timeline: num(doc.timeline),
     nofailover: tags.nofailover === true ||
-      (typeof tags.failover_priority === "number" && tags.failover_priority <= 0 && tags.nofailover !== false),
+      (typeof tags.failover_priority === "number" && tags.failover_priority <= 0 &&
+        tags.nofailover !== false),
     failoverPriority: num(tags.failover_priority),
     watchdogFailed: doc.watchdog_failed === true,
   };
 }
 
-export function httpPeerClient(opts: { timeoutMs?: number; auth?: { username: string; password: string } } = {}): PeerClient {
+export function httpPeerClient(
+  opts: { timeoutMs?: number; auth?: { username: string; password: string } } = {},
+): PeerClient {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const headers: Record<string, string> = {};
   if (opts.auth) headers.authorization = "Basic " + btoa(`${opts.auth.username}:${opts.auth.password}`);

@@ -7,7 +7,10 @@ import type { AgentHooks } from "./hooks.ts";
 import { noHooks } from "./hooks.ts";
 import type { Logger } from "./log.ts";
 
-export async function createAgentHooks(config: Config, log: Logger): Promise<AgentHooks & { close?: () => Promise<void> }> {
+export async function createAgentHooks(
+  config: Config,
+  log: Logger,
+): Promise<AgentHooks & { close?: () => Promise<void> }> {
   void config;
   void log;
   return await Promise.resolve({ ...noHooks });

@@ -79,9 +79,13 @@ export interface AgentControl {
   restart(req: RestartRequest): Promise<{ ok: boolean; status: number; message: string }>;
   cancelScheduledRestart(): Promise<{ ok: boolean; status: number; message: string }>;
   reload(): Promise<{ ok: boolean; status: number; message: string }>;
-  reinitialize(opts: { force: boolean; fromLeader: boolean }): Promise<{ ok: boolean; status: number; message: string }>;
+  reinitialize(
+    opts: { force: boolean; fromLeader: boolean },
+  ): Promise<{ ok: boolean; status: number; message: string }>;
   /** POST /failsafe from the leader while the DCS is down. Returns our LSN header value, or null if we refuse. */
-  acceptFailsafe(body: { name: string; conn_url?: string; api_url?: string; slots?: Record<string, number> }): number | null;
+  acceptFailsafe(
+    body: { name: string; conn_url?: string; api_url?: string; slots?: Record<string, number> },
+  ): number | null;
   /** POST /citus from a worker (coordinator leader only). */
   citusEvent?(body: Record<string, unknown>): Promise<{ status: number; message: string }>;
 }

@@ -7,6 +7,7 @@
  * are granted as `host:port`. Peers on other hosts, and whatever plugins reach, go into the config's
  * `permissions` section (extra grants), e.g. `permissions: { net: ["10.0.0.12", "10.0.0.13"] }`.
  */
+import { KILL_BINARIES } from "../postgres/process.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Config, parseListen } from "./schema.ts";
@@ -189,8 +190,14 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
     if (name.includes("/")) p.add("run", abs(name));
     else p.add("run", pg.binDir ? join(pg.binDir, name) : which(name) ?? name);
   }
+  // pg_waldump reads the old primary's shutdown checkpoint when deciding on pg_rewind.
+  p.add("run", pg.binDir ? join(pg.binDir, "pg_waldump") : which("pg_waldump") ?? "pg_waldump");
   const uid = opts.uid ?? Deno.uid();
-  if (uid === 0) p.add("run", which("runuser") ?? "/usr/sbin/runuser");
+  if (uid === 0) {
+    p.add("run", which("runuser") ?? "/usr/sbin/runuser");
+    // The PostgreSQL OS user's uid/gid come from /etc/passwd.
+    p.add("read", "/etc/passwd");
+  }
   const commands = [
     ...Object.values(pg.callbacks),
     pg.prePromote,
@@ -222,6 +229,19 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
   );
   rw(config.log.dir);
   p.add("read", abs(pg.customConf));
+  // Whether the postmaster named in postmaster.pid is alive, and signalling it: Deno allows neither /proc nor
+  // kill(2) on other processes without unrestricted run permission, so the agent runs `kill` by path.
+  for (const k of KILL_BINARIES) if (existsSync(k)) p.add("run", k);
+  {
+    // Bootstrap talks to the new server over its socket (local trust) before any role has a password.
+    const sockDir = String(pg.parameters.unix_socket_directories ?? "/tmp").split(",")[0]!.trim() || "/tmp";
+    const port = parseListen(pg.listen)?.port;
+    if (port) {
+      const sock = join(isAbsolute(sockDir) ? sockDir : resolve(dataDir, sockDir), `.s.PGSQL.${port}`);
+      rw(sock);
+      p.add("net", `unix:${sock}`);
+    }
+  }
   if (pg.useUnixSocket || pg.useUnixSocketRepl) {
     const dirs = String(pg.parameters.unix_socket_directories ?? "/var/run/postgresql").split(",");
     rw(...dirs.map((d) => d.trim()).filter(Boolean).map((d) => isAbsolute(d) ? d : resolve(dataDir, d)));
@@ -237,6 +257,59 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
   p.add("env", "PGPASSFILE", "HOME");
   // npm:yaml (Patroni YAML, list-valued PATRONI_* variables) checks its debug switches on every parse.
   p.add("env", "LOG_TOKENS", "LOG_STREAM");
+  // npm:postgres falls back to the libpq-style variables for anything a connection leaves unset.
+  p.add(
+    "env",
+    ...["HOST", "PORT", "USER", "USERNAME", "PASSWORD", "DATABASE", "APPNAME", "TARGETSESSIONATTRS"].map((
+      k,
+    ) => `PG${k}`),
+    ...[
+      "MAX",
+      "SSL",
+      "SSLNEGOTIATION",
+      "IDLE_TIMEOUT",
+      "CONNECT_TIMEOUT",
+      "MAX_LIFETIME",
+      "MAX_PIPELINE",
+      "BACKOFF",
+      "KEEP_ALIVE",
+    ]
+      .map((k) => `PG${k}`),
+    ...["PREPARE", "DEBUG", "FETCH_TYPES", "PUBLICATIONS", "TARGET_SESSION_ATTRS"].map((k) => `PG${k}`),
+    "USER",
+    "USERNAME",
+    "LOGNAME",
+  );
+  // npm:etcd3 loads its protobuf definitions from its own package directory in Deno's npm cache at run time.
+  if (config.etcd3) {
+    const denoDir = opts.env.DENO_DIR ??
+      (opts.env.XDG_CACHE_HOME
+        ? join(opts.env.XDG_CACHE_HOME, "deno")
+        : opts.env.HOME
+        ? join(opts.env.HOME, ".cache", "deno")
+        : undefined);
+    if (denoDir) p.add("read", join(denoDir, "npm", "registry.npmjs.org", "etcd3"));
+  }
+  // npm:etcd3 runs on @grpc/grpc-js, which reads its tracing, proxy and TLS switches when it loads.
+  if (config.etcd3) {
+    p.add(
+      "env",
+      "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+      "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
+      "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
+      "GRPC_NODE_TRACE",
+      "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
+      "GRPC_NODE_VERBOSITY",
+      "GRPC_SSL_CIPHER_SUITES",
+      "GRPC_TRACE",
+      "GRPC_VERBOSITY",
+      "grpc_proxy",
+      "http_proxy",
+      "https_proxy",
+      "no_grpc_proxy",
+      "no_proxy",
+    );
+  }
   // Deno.uid()/gid(): the agent decides whether to hand PostgreSQL commands to runuser.
   p.add("sys", "uid", "gid");
 
@@ -250,4 +323,12 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
     p.add("env", ...extra.env);
   }
   return p;
+}
+
+function existsSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }

@@ -99,7 +99,11 @@ function printTable(rows: MemberRow[]) {
     r.role === "leader" ? "Leader" : r.role === "sync_standby" ? "Sync Standby" : "Replica",
     r.state,
     String(r.timeline ?? ""),
-    r.role === "leader" ? "" : typeof r.lag === "number" ? String(Math.round(r.lag / 1048576)) : String(r.lag ?? ""),
+    r.role === "leader"
+      ? ""
+      : typeof r.lag === "number"
+      ? String(Math.round(r.lag / 1048576))
+      : String(r.lag ?? ""),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+";

@@ -39,7 +39,9 @@ export async function ensurePrereqs(prereqs: Prereq[], log: (s: string) => void)
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   for (const args of [["update", "-qq"], ["install", "-y", "-qq", ...pkgs]]) {
     const r = await new Deno.Command("apt-get", { args, env, stdout: "null", stderr: "piped" }).output();
-    if (!r.success) return `apt-get ${args[0]} failed: ${new TextDecoder().decode(r.stderr).trim().slice(-500)}`;
+    if (!r.success) {
+      return `apt-get ${args[0]} failed: ${new TextDecoder().decode(r.stderr).trim().slice(-500)}`;
+    }
   }
   const still = missing(prereqs);
   return still.length ? `still missing after apt-get: ${still.map((p) => p.path).join(", ")}` : null;

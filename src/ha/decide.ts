@@ -54,9 +54,21 @@ function decideInner(o: Observation): Partial {
   const paused = o.dynamic.pause;
 
   // A data directory with a different system identifier belongs to another cluster: touch nothing.
-  if (!o.pg.dataDirEmpty && o.pg.sysid && c.initialize && /^\d{10,}$/.test(c.initialize) && c.initialize !== o.pg.sysid) {
-    if (iHoldLock) return act({ type: "release_lock" }, "sysid_mismatch", `system ID mismatch, node ${me} belongs to a different cluster`);
-    return none("sysid_mismatch", `system ID mismatch, node ${me} belongs to a different cluster: ${o.pg.sysid} != ${c.initialize}`);
+  if (
+    !o.pg.dataDirEmpty && o.pg.sysid && c.initialize && /^\d{10,}$/.test(c.initialize) &&
+    c.initialize !== o.pg.sysid
+  ) {
+    if (iHoldLock) {
+      return act(
+        { type: "release_lock" },
+        "sysid_mismatch",
+        `system ID mismatch, node ${me} belongs to a different cluster`,
+      );
+    }
+    return none(
+      "sysid_mismatch",
+      `system ID mismatch, node ${me} belongs to a different cluster: ${o.pg.sysid} != ${c.initialize}`,
+    );
   }
 
   if (o.pg.dataDirEmpty && !o.pg.running) return emptyDataDir(o, c);
@@ -109,10 +121,18 @@ function dcsUnavailable(o: Observation): Partial {
 
 function emptyDataDir(o: Observation, c: ClusterSnapshot): Partial {
   const leader = c.leader?.name ?? null;
-  if (leader === o.name) return act({ type: "release_lock" }, "empty_data_dir", "removed leader key because data directory is empty");
+  if (leader === o.name) {
+    return act(
+      { type: "release_lock" },
+      "empty_data_dir",
+      "removed leader key because data directory is empty",
+    );
+  }
   if (leader) {
     const source = pickCloneSource(o, c, leader);
-    if (!source) return none("waiting_leader_address", `waiting for leader '${leader}' to publish its address`);
+    if (!source) {
+      return none("waiting_leader_address", `waiting for leader '${leader}' to publish its address`);
+    }
     return act(
       { type: "clone", source: source.upstream, sourceName: source.name },
       "clone",
@@ -128,10 +148,16 @@ function emptyDataDir(o: Observation, c: ClusterSnapshot): Partial {
   return none("waiting_bootstrap", "waiting for leader to bootstrap");
 }
 
-function pickCloneSource(o: Observation, c: ClusterSnapshot, leader: string): { name: string; upstream: Upstream } | null {
+function pickCloneSource(
+  o: Observation,
+  c: ClusterSnapshot,
+  leader: string,
+): { name: string; upstream: Upstream } | null {
   // A running member tagged clonefrom is preferred over the leader (deterministically: lowest name).
   const clonefrom = c.members
-    .filter((m) => m.name !== o.name && m.name !== leader && memberTags(m).clonefrom && m.data.state === "running")
+    .filter((m) =>
+      m.name !== o.name && m.name !== leader && memberTags(m).clonefrom && m.data.state === "running"
+    )
     .sort((a, b) => a.name.localeCompare(b.name))[0];
   const src = clonefrom ?? findMember(c, leader);
   const up = src ? memberUpstream(src, o.name) : null;
@@ -144,7 +170,13 @@ const WAS_PRIMARY = new Set(["in production", "shutting down", "shut down", "in 
 function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
   const leader = c.leader?.name ?? null;
   if (o.dynamic.pause) {
-    if (leader === o.name) return act({ type: "release_lock" }, "paused_stopped", "removed leader key because postgres is not running");
+    if (leader === o.name) {
+      return act(
+        { type: "release_lock" },
+        "paused_stopped",
+        "removed leader key because postgres is not running",
+      );
+    }
     return none("paused_stopped", `postgres is not running`);
   }
   const timeoutS = o.dynamic.primaryStartTimeout;
@@ -154,7 +186,11 @@ function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
     const downFor = o.memory.downSince === null ? 0 : (o.now - o.memory.downSince) / 1000;
     // primary_start_timeout 0 means "fail over at once" (Patroni), not "after the first failed start".
     if ((timeoutS === 0 || downFor > timeoutS) && failoverPossible(o, c)) {
-      return act({ type: "release_lock" }, "start_timeout", "removed leader key after trying and failing to start postgres");
+      return act(
+        { type: "release_lock" },
+        "start_timeout",
+        "removed leader key after trying and failing to start postgres",
+      );
     }
     // Only a data directory that last ran as primary may start as primary: starting a replica's data dir
     // without recovery would write on the old timeline. It starts read-only and is promoted next cycle.
@@ -197,7 +233,11 @@ function holdingLock(o: Observation, c: ClusterSnapshot): Partial {
   const me = o.name;
   const standbyLeader = o.standbyCluster !== null;
   if (o.dynamic.pause && !isPrimaryPg(o) && !standbyLeader) {
-    return act({ type: "release_lock" }, "paused_not_primary", "removed leader lock because postgres is not running as primary");
+    return act(
+      { type: "release_lock" },
+      "paused_not_primary",
+      "removed leader lock because postgres is not running as primary",
+    );
   }
   const promote = o.pg.inRecovery === true && !standbyLeader;
   const f = c.failover;
@@ -206,7 +246,11 @@ function holdingLock(o: Observation, c: ClusterSnapshot): Partial {
     if (manual) return manual;
   }
   if (promote) {
-    return act({ type: "lead", promote, standbyLeader, cleanFailover: null }, "promote", "promoted self to leader because I had the session lock");
+    return act(
+      { type: "lead", promote, standbyLeader, cleanFailover: null },
+      "promote",
+      "promoted self to leader because I had the session lock",
+    );
   }
   const what = standbyLeader ? "the standby leader" : "the leader";
   return act(
@@ -216,21 +260,48 @@ function holdingLock(o: Observation, c: ClusterSnapshot): Partial {
   );
 }
 
-function manualSwitchoverAsLeader(o: Observation, c: ClusterSnapshot, f: Versioned<FailoverValue>): Partial | null {
+function manualSwitchoverAsLeader(
+  o: Observation,
+  c: ClusterSnapshot,
+  f: Versioned<FailoverValue>,
+): Partial | null {
   const me = o.name;
   const lead = (code: string, msg: string, clean: boolean): Partial =>
-    act({ type: "lead", promote: false, standbyLeader: o.standbyCluster !== null, cleanFailover: clean ? f : null }, code, msg);
+    act(
+      {
+        type: "lead",
+        promote: false,
+        standbyLeader: o.standbyCluster !== null,
+        cleanFailover: clean ? f : null,
+      },
+      code,
+      msg,
+    );
   const candidate = f.value.member ?? f.value.candidate;
   if (f.value.scheduled_at) {
     const at = Date.parse(f.value.scheduled_at);
     if (!Number.isFinite(at)) return lead("failover_invalid", "cleaning up invalid failover key", true);
     const loopMs = o.dynamic.loopWait * 1000;
-    if (at - o.now > loopMs) return lead("switchover_scheduled", `Awaiting failover at ${f.value.scheduled_at} (in ${Math.round((at - o.now) / 1000)} seconds)`, false);
-    if (o.now - at > 1.5 * loopMs) return lead("switchover_stale", "Found a stale failover value, cleaning up", true);
-    if (at > o.now) return lead("switchover_scheduled", `Awaiting failover at ${f.value.scheduled_at}`, false);
+    if (at - o.now > loopMs) {
+      return lead(
+        "switchover_scheduled",
+        `Awaiting failover at ${f.value.scheduled_at} (in ${Math.round((at - o.now) / 1000)} seconds)`,
+        false,
+      );
+    }
+    if (o.now - at > 1.5 * loopMs) {
+      return lead("switchover_stale", "Found a stale failover value, cleaning up", true);
+    }
+    if (at > o.now) {
+      return lead("switchover_scheduled", `Awaiting failover at ${f.value.scheduled_at}`, false);
+    }
   }
-  if (f.value.leader && f.value.leader !== me) return lead("failover_not_for_me", "Failover key names another leader, cleaning up", true);
-  if (candidate === me) return lead("failover_to_self", "Failover candidate is the current leader, cleaning up", true);
+  if (f.value.leader && f.value.leader !== me) {
+    return lead("failover_not_for_me", "Failover key names another leader, cleaning up", true);
+  }
+  if (candidate === me) {
+    return lead("failover_to_self", "Failover candidate is the current leader, cleaning up", true);
+  }
   const ranked = rankFailoverCandidates(o, c, candidate);
   if (ranked.some((v) => v.eligible)) {
     const lm = ranked.find((v) => v.eligible)!;
@@ -249,13 +320,21 @@ function manualSwitchoverAsLeader(o: Observation, c: ClusterSnapshot, f: Version
     );
   }
   return {
-    ...lead("manual_failover_impossible", "manual failover: no healthy members found, failover is not possible", true),
+    ...lead(
+      "manual_failover_impossible",
+      "manual failover: no healthy members found, failover is not possible",
+      true,
+    ),
     candidates: ranked,
   };
 }
 
 /** Members that could take over from us right now (Patroni is_failover_possible). */
-function rankFailoverCandidates(o: Observation, c: ClusterSnapshot, candidate: string | undefined): CandidateVerdict[] {
+function rankFailoverCandidates(
+  o: Observation,
+  c: ClusterSnapshot,
+  candidate: string | undefined,
+): CandidateVerdict[] {
   const sync = syncMembers(c);
   const leaderLsn = o.pg.xlogLocation;
   const out: CandidateVerdict[] = [];
@@ -272,10 +351,19 @@ function rankFailoverCandidates(o: Observation, c: ClusterSnapshot, candidate: s
     if (isNoFailover(memberTags(m)) || p?.nofailover) out.push(v("nofailover", "tagged nofailover"));
     else if (!p || !p.reachable) out.push(v("unreachable", "did not answer GET /patroni"));
     else if (p.watchdogFailed) out.push(v("watchdog", "watchdog failed"));
-    else if (o.dynamic.synchronousMode !== "off" && sync.leader && !sync.standbys.includes(m.name.toLowerCase())) {
+    else if (
+      o.dynamic.synchronousMode !== "off" && sync.leader && !sync.standbys.includes(m.name.toLowerCase())
+    ) {
       out.push(v("not_synchronous", "not listed in /sync"));
     } else if (leaderLsn - (p.lsn ?? 0) > o.dynamic.maximumLagOnFailover) {
-      out.push(v("lag", `${leaderLsn - (p.lsn ?? 0)} bytes behind, maximum_lag_on_failover ${o.dynamic.maximumLagOnFailover}`));
+      out.push(
+        v(
+          "lag",
+          `${
+            leaderLsn - (p.lsn ?? 0)
+          } bytes behind, maximum_lag_on_failover ${o.dynamic.maximumLagOnFailover}`,
+        ),
+      );
     } else if (o.dynamic.checkTimeline && (p.timeline ?? 0) < (o.pg.timeline ?? 0)) {
       out.push(v("timeline", `timeline ${p.timeline} behind ${o.pg.timeline}`));
     } else out.push(v());
@@ -294,7 +382,9 @@ function followingLeader(o: Observation, c: ClusterSnapshot, leader: string): Pa
   const me = o.name;
   const upstream = wantedUpstream(o, c, leader);
   if (isPrimaryPg(o) && o.standbyCluster === null) {
-    if (o.dynamic.pause) return none("paused_primary_without_lock", "continue to run as primary without lock");
+    if (o.dynamic.pause) {
+      return none("paused_primary_without_lock", "continue to run as primary without lock");
+    }
     return act(
       { type: "demote", mode: "immediate-nolock", stop: "immediate", releaseLock: false, upstream },
       "demote_no_lock",
@@ -369,7 +459,13 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
     lsn: myLsn,
     ...(rule ? { rule, detail } : {}),
   });
-  const no = (code: string, rule: RuleOut, detail: string, others: CandidateVerdict[] = [], notAllowed = false): Healthiest => ({
+  const no = (
+    code: string,
+    rule: RuleOut,
+    detail: string,
+    others: CandidateVerdict[] = [],
+    notAllowed = false,
+  ): Healthiest => ({
     ok: false,
     code,
     notAllowed,
@@ -377,11 +473,19 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   });
 
   if (o.memory.promoteVetoedAt !== null && o.now - o.memory.promoteVetoedAt < o.dynamic.ttl * 1000) {
-    return no("promote_vetoed", "vetoed", "a before-promote hook vetoed promotion less than ttl ago", [], true);
+    return no(
+      "promote_vetoed",
+      "vetoed",
+      "a before-promote hook vetoed promotion less than ttl ago",
+      [],
+      true,
+    );
   }
   if (isPrimaryPg(o)) {
     const ctl = clusterTimeline(c);
-    if (ctl > 0 && (o.pg.timeline ?? 0) < ctl) return no("stale_primary", "timeline", `timeline ${o.pg.timeline} < cluster timeline ${ctl}`);
+    if (ctl > 0 && (o.pg.timeline ?? 0) < ctl) {
+      return no("stale_primary", "timeline", `timeline ${o.pg.timeline} < cluster timeline ${ctl}`);
+    }
     return { ok: true, code: "primary_races", candidates: [meVerdict()] };
   }
   if (isNoFailover(o.tags)) return no("nofailover", "nofailover", "tagged nofailover", [], true);
@@ -399,13 +503,17 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
         return no("not_synchronous", "not_synchronous", "manual failover: not in /sync");
       }
       const cp = o.peers.find((p) => p.name === candidate);
-      if (cp?.reachable && !cp.nofailover) return no("manual_failover_other", "priority", `manual failover to ${candidate} pending`);
+      if (cp?.reachable && !cp.nofailover) {
+        return no("manual_failover_other", "priority", `manual failover to ${candidate} pending`);
+      }
     }
     // Untargeted (or the named candidate is gone): compare with everyone but the old leader, without lag limit.
     exclude = f.leader ?? null;
     useLagLimit = false;
   }
-  if (o.watchdog.required && !o.watchdog.usable) return no("watchdog", "watchdog", "watchdog required but not usable", [], true);
+  if (o.watchdog.required && !o.watchdog.usable) {
+    return no("watchdog", "watchdog", "watchdog required but not usable", [], true);
+  }
   if (syncActive && o.dynamic.synchronousMode === "on" && !inSync(sync, me)) {
     return no("not_synchronous", "not_synchronous", "not listed in /sync", [], true);
   }
@@ -417,11 +525,19 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   }
   const optime = c.status?.optime ?? 0;
   if (useLagLimit && optime - myLsn > o.dynamic.maximumLagOnFailover) {
-    return no("lag", "lag", `${optime - myLsn} bytes behind the last leader, maximum_lag_on_failover ${o.dynamic.maximumLagOnFailover}`);
+    return no(
+      "lag",
+      "lag",
+      `${
+        optime - myLsn
+      } bytes behind the last leader, maximum_lag_on_failover ${o.dynamic.maximumLagOnFailover}`,
+    );
   }
   if (o.dynamic.checkTimeline && o.standbyCluster === null) {
     const ctl = clusterTimeline(c);
-    if (!o.pg.timeline || o.pg.timeline < ctl) return no("timeline", "timeline", `timeline ${o.pg.timeline} < cluster timeline ${ctl}`);
+    if (!o.pg.timeline || o.pg.timeline < ctl) {
+      return no("timeline", "timeline", `timeline ${o.pg.timeline} < cluster timeline ${ctl}`);
+    }
   }
 
   // Compare with the members we know of (current + last view that had a leader).
@@ -480,17 +596,31 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
       blocked ??= "behind";
       continue;
     }
-    if (lsn === myLsn && !noFo && failoverPriority({ ...tags, failoverPriority: p.failoverPriority ?? tags.failoverPriority }) > myPriority) {
+    if (
+      lsn === myLsn && !noFo &&
+      failoverPriority({ ...tags, failoverPriority: p.failoverPriority ?? tags.failoverPriority }) >
+        myPriority
+    ) {
       others.push({ ...base, eligible: true, detail: "same LSN, higher failover_priority" });
       blocked ??= "priority";
       continue;
     }
     if (lsn <= myLsn && inSync(sync, n)) votes++;
-    if (!noFo) others.push({ ...base, eligible: true, detail: lsn < myLsn ? `behind me by ${myLsn - lsn} bytes` : "same LSN" });
+    if (!noFo) {
+      others.push({
+        ...base,
+        eligible: true,
+        detail: lsn < myLsn ? `behind me by ${myLsn - lsn} bytes` : "same LSN",
+      });
+    }
   }
   if (blocked) {
     const rule = blocked as RuleOut;
-    return { ok: false, code: `not_healthiest_${blocked}`, candidates: [meVerdict(rule, describe(rule)), ...others] };
+    return {
+      ok: false,
+      code: `not_healthiest_${blocked}`,
+      candidates: [meVerdict(rule, describe(rule)), ...others],
+    };
   }
   if (syncActive && o.dynamic.synchronousMode === "quorum") {
     const iWasLeader = sync.leader === me.toLowerCase();

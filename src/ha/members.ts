@@ -56,7 +56,9 @@ export function failoverPriority(t: NodeTags): number {
 }
 
 /** Names in `sync` (leader + standbys), lowercase; empty when synchronous mode is not active. */
-export function syncMembers(c: ClusterSnapshot): { leader: string | null; standbys: string[]; quorum: number } {
+export function syncMembers(
+  c: ClusterSnapshot,
+): { leader: string | null; standbys: string[]; quorum: number } {
   const v = c.sync?.value;
   if (!v?.leader) return { leader: null, standbys: [], quorum: 0 };
   const standbys = (v.sync_standby ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);

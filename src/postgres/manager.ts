@@ -163,8 +163,9 @@ export class PostgresManager implements PostgresPort {
   // Observation
 
   /** Cheap synchronous liveness check (postmaster.pid + /proc), no SQL, no subprocess; safe to poll. */
-  postmasterAlive(): boolean {
-    return this.ctl.postmasterPidSync() !== null;
+  /** Cheap liveness of the postmaster (no SQL): polled by the agent to wake its loop on a crash. */
+  async postmasterAlive(): Promise<boolean> {
+    return (await this.ctl.postmasterPid()) !== null;
   }
 
   async observe(): Promise<PgState> {
@@ -639,7 +640,8 @@ export class PostgresManager implements PostgresPort {
     const su = this.config.postgresql.authentication.superuser;
     let pwfile: string | null = null;
     if (su.password !== undefined) {
-      pwfile = await Deno.makeTempFile({ prefix: "pgwarden-pw-" });
+      // Beside the data directory, where the agent may write (it holds no grant for the system temp dir).
+      pwfile = `${this.dataDir}.initdb-pw`;
       await this.user.writeFile(pwfile, su.password + "\n", 0o600);
     }
     try {

@@ -3,6 +3,7 @@
  * agent is root every tool runs through `runuser -u <user> --` and every file it owns is chowned to that
  * user; when the agent already runs as an unprivileged user, commands run directly.
  */
+import { signalProcess } from "./process.ts";
 import { PgCommandError } from "./errors.ts";
 
 export interface OsUserInfo {
@@ -176,13 +177,7 @@ export async function runCommand(cmd: string, args: string[], opts: RunOptions =
 
 /** Signal a whole process group, ignoring "no such process". */
 export function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    try {
-      Deno.kill(pid, signal);
-    } catch { /* already gone */ }
-  }
+  signalProcess(-pid, signal).then(() => signalProcess(pid, signal)).catch(() => {});
 }
 
 export function describe(cmd: string, args: string[]): string {

@@ -6,6 +6,7 @@
  * in its own session and process group, its stdio goes to a log file (never the agent's stdout), and a
  * SIGKILLed agent leaves it running. A restarted agent finds it through `postmaster.pid` and adopts it.
  */
+import { processAlive, signalProcess } from "./process.ts";
 import type { OsUser, RunResult } from "./os_user.ts";
 import type { StopMode } from "./port.ts";
 
@@ -102,8 +103,21 @@ export class PgCtl {
     return pf && isPostmasterOf(pf.pid, this.dataDir) ? pf.pid : null;
   }
 
-  postmasterPid(): Promise<number | null> {
-    return Promise.resolve(this.postmasterPidSync());
+  /**
+   * Like postmasterPidSync, but when /proc is not readable (least-privilege agent) asks `kill -0` instead of
+   * assuming the pid file tells the truth: a SIGKILLed postmaster leaves its pid file behind.
+   */
+  async postmasterPid(): Promise<number | null> {
+    let pf: PostmasterPidFile | null;
+    try {
+      pf = parsePostmasterPid(await Deno.readTextFile(`${this.dataDir}/postmaster.pid`));
+    } catch {
+      return null;
+    }
+    if (!pf) return null;
+    const viaProc = procVerdict(pf.pid, this.dataDir);
+    if (viaProc !== "unknown") return viaProc ? pf.pid : null;
+    return (await processAlive(pf.pid)) ? pf.pid : null;
   }
 
   /** `pg_ctl status`: 0 running, 3 not running, 4 no valid data directory. */
@@ -193,24 +207,25 @@ export class PgCtl {
   async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
     const pid = await this.postmasterPid();
     if (pid === null) return;
-    try {
-      Deno.kill(-pid, signal);
-    } catch {
-      try {
-        Deno.kill(pid, signal);
-      } catch { /* gone */ }
-    }
+    await signalProcess(-pid, signal);
+    await signalProcess(pid, signal);
   }
 }
 
 /** Is `pid` a live postmaster (or postgres) process whose working directory is `dataDir`? */
 export function isPostmasterOf(pid: number, dataDir: string): boolean {
+  return procVerdict(pid, dataDir) !== false;
+}
+
+/** The /proc evidence: true/false, or "unknown" when Deno does not let us read /proc. */
+function procVerdict(pid: number, dataDir: string): boolean | "unknown" {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // The state follows the parenthesised command; a zombie is not running.
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     if (state === "Z" || state === "X") return false;
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) return "unknown";
     return false;
   }
   try {

@@ -3,7 +3,7 @@
  * bootstrap, unplanned failover with rejoin through pg_rewind, switchover without losing acknowledged writes,
  * pause mode, and in-place restart of a crashed primary postmaster.
  */
-import { assert, assertEquals } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startCluster, type TestCluster, type TestNode } from "../helpers/cluster.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
