@@ -485,7 +485,9 @@ export class HaAgent {
         upstream = null;
       }
     }
-    if (role === "replica" && upstream && !obs.pg.dataDirEmpty) await this.#rewindIfNeeded(upstream);
+    if (role === "replica" && upstream && !obs.pg.dataDirEmpty && !(await this.#rewindIfNeeded(upstream))) {
+      return;
+    }
     this.#stoppedByUs = false;
     this.#state = "starting";
     this.memory.startingSince = this.deps.clock.now();
@@ -502,28 +504,34 @@ export class HaAgent {
     void dcs;
   }
 
-  async #rewindIfNeeded(upstream: Upstream): Promise<void> {
+  /**
+   * Rewind (or wipe, per config) a data directory that diverged from `upstream`. Returns false when PostgreSQL
+   * must stay down: a failed pg_rewind may leave the directory unusable, so it is not started (Patroni keeps it
+   * down too) until an operator reinitialises it or `remove_data_directory_on_rewind_failure` re-clones it.
+   */
+  async #rewindIfNeeded(upstream: Upstream): Promise<boolean> {
     const { pg, log, config } = this.deps;
     let need = false;
     try {
       need = await pg.needsRewind(upstream);
     } catch (e) {
       log.warn("could not check whether pg_rewind is needed", { error: String(e) });
-      return;
+      return true;
     }
-    if (!need) return;
+    if (!need) return true;
     if (config.postgresql.usePgRewind) {
       log.info(`running pg_rewind from ${upstream.host}:${upstream.port}`);
-      const ok = await pg.rewind(upstream);
-      if (ok) return;
+      if (await pg.rewind(upstream)) return true;
       log.error("pg_rewind failed");
       if (config.postgresql.removeDataDirectoryOnRewindFailure) await pg.removeDataDirectory();
+      return false;
     } else if (config.postgresql.removeDataDirectoryOnDivergedTimelines) {
       log.warn("timelines diverged: removing the data directory to re-create this replica");
       await pg.removeDataDirectory();
-    } else {
-      log.warn("timelines diverged and use_pg_rewind is off: this replica may not be able to follow");
+      return false;
     }
+    log.warn("timelines diverged and use_pg_rewind is off: this replica may not be able to follow");
+    return true;
   }
 
   async #renew(leader: LeaderKey): Promise<boolean> {
@@ -738,7 +746,7 @@ export class HaAgent {
     }
     this.memory.leaderValidUntil = 0;
     this.#role = "demoted";
-    if (mode !== "graceful" && upstream) await this.#rewindIfNeeded(upstream);
+    if (mode !== "graceful" && upstream && !(await this.#rewindIfNeeded(upstream))) return;
     const d = await pg.observe();
     if (!d.dataDirEmpty) {
       this.#stoppedByUs = false;

@@ -86,8 +86,12 @@ export async function main(args: string[]): Promise<void> {
     },
     saveDynamicCache: async (d) => {
       try {
-        await Deno.stat(config.postgresql.dataDir);
+        const dir = await Deno.stat(config.postgresql.dataDir);
         await Deno.writeTextFile(cachePath, JSON.stringify(toPatroniDynamic(d)));
+        // Owned like the rest of the data directory: pg_rewind and pg_basebackup run as the PostgreSQL user.
+        if (dir.uid !== null && dir.gid !== null && Deno.uid() === 0) {
+          await Deno.chown(cachePath, dir.uid, dir.gid);
+        }
       } catch {
         // data dir not there yet: nothing to cache into
       }
