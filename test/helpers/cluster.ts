@@ -9,7 +9,7 @@ import { startEtcd } from "./etcd.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -65,7 +65,9 @@ export class TestNode {
         const lines = buf.split("\n");
         buf = lines.pop()!;
         this.logs.push(...lines);
-        if (Deno.env.get("PGWARDEN_TEST_LOGS")) for (const l of lines) console.error(`[${this.name}] ${l}`);
+        if (Deno.env.get("PGWARDEN_TEST_LOGS")) {
+          for (const l of lines) console.error(`[${this.name}] ${l}`);
+        }
       }
     } catch {
       // process gone
@@ -112,7 +114,10 @@ export class TestNode {
   }
 
   async api(path: string, init?: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
-    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, {
+      ...init,
+      signal: AbortSignal.timeout(5000),
+    });
     const text = await r.text();
     let body: unknown = text;
     try {
@@ -163,7 +168,11 @@ export class TestCluster {
   }
 
   /** Poll until `fn` returns a truthy value or the timeout expires (then throws with `what`). */
-  async waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  async waitFor<T>(
+    what: string,
+    fn: () => Promise<T | null | undefined | false>,
+    timeoutMs = 60_000,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < deadline) {
@@ -175,7 +184,9 @@ export class TestCluster {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}\n${this.tail()}`);
+    throw new Error(
+      `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}\n${this.tail()}`,
+    );
   }
 
   tail(lines = 25): string {
@@ -240,8 +251,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
   const nodes: TestNode[] = [];
   for (let i = 0; i < n; i++) {
     const name = `node${i + 1}`;
-    const pgPort = await freePort();
-    const apiPort = await freePort();
+    const pgPort = freePort();
+    const apiPort = freePort();
     const dataDir = `${dir}/${name}`;
     const no = o.node?.(i) ?? {};
     const cfg: Record<string, unknown> = {

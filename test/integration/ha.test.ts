@@ -63,90 +63,98 @@ async function createTable(leader: TestNode) {
   }
 }
 
-Deno.test("three nodes bootstrap to one primary and two streaming replicas; failover, rejoin, switchover", opts, async (t) => {
-  const cluster = await startCluster({ nodes: 3, ttl: 8, loopWait: 1, retryTimeout: 2 });
-  try {
-    const first = await cluster.waitHealthy(3);
-    await createTable(first);
+Deno.test(
+  "three nodes bootstrap to one primary and two streaming replicas; failover, rejoin, switchover",
+  opts,
+  async (t) => {
+    const cluster = await startCluster({ nodes: 3, ttl: 8, loopWait: 1, retryTimeout: 2 });
+    try {
+      const first = await cluster.waitHealthy(3);
+      await createTable(first);
 
-    await t.step("kill -9 of the primary's agent and postmaster gives a new writable primary", async () => {
-      first.killPostmaster();
-      await first.killAgent();
-      const next = await cluster.waitFor("a new primary", async () => {
-        const l = await cluster.leader();
-        return l && l.name !== first.name ? l : null;
-      }, cluster.opts.ttl * 1000 + 30_000);
-      const sql = next.sql();
-      try {
-        await sql`INSERT INTO acked(id) VALUES (-1)`;
-      } finally {
-        await sql.end();
-      }
-    });
-
-    await t.step("the old primary rejoins as a streaming replica after restart (pg_rewind)", async () => {
-      first.start();
-      await cluster.waitHealthy(3);
-      assertEquals(await first.role(), "replica");
-    });
-
-    await t.step("switchover through the failover key loses no acknowledged write", async () => {
-      const leader = (await cluster.leader())!;
-      const writer = startWriter(cluster);
-      await new Promise((r) => setTimeout(r, 1500));
-      const candidate = cluster.nodes.find((n) => n !== leader)!;
-      const r = await leader.api("/switchover", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ leader: leader.name, candidate: candidate.name }),
+      await t.step("kill -9 of the primary's agent and postmaster gives a new writable primary", async () => {
+        first.killPostmaster();
+        await first.killAgent();
+        const next = await cluster.waitFor("a new primary", async () => {
+          const l = await cluster.leader();
+          return l && l.name !== first.name ? l : null;
+        }, cluster.opts.ttl * 1000 + 30_000);
+        const sql = next.sql();
+        try {
+          await sql`INSERT INTO acked(id) VALUES (-1)`;
+        } finally {
+          await sql.end();
+        }
       });
-      assertEquals(r.status, 200, r.text);
-      const now = await cluster.waitHealthy(3);
-      assertEquals(now.name, candidate.name);
-      await new Promise((r) => setTimeout(r, 1500));
-      await writer.stop();
-      assert(writer.acked.length > 10, `writer made progress (${writer.acked.length} acked)`);
-      assertEquals(await missingOn(now, writer.acked), []);
-    });
-  } finally {
-    await cluster.stop();
-  }
-});
 
-Deno.test("pause mode suppresses failover; a crashed primary postmaster is restarted in place", opts, async (t) => {
-  const cluster = await startCluster({ nodes: 2, ttl: 8, loopWait: 1, retryTimeout: 2 });
-  try {
-    const leader = await cluster.waitHealthy(2);
-
-    await t.step("a killed postmaster on the primary is restarted in place", async () => {
-      const before = leader.postmasterPid();
-      leader.killPostmaster();
-      await cluster.waitFor("postmaster restarted on the same node", async () => {
-        const pid = leader.postmasterPid();
-        return pid !== null && pid !== before && (await leader.role()) === "primary";
-      }, 30_000);
-      const l = await cluster.waitHealthy(2);
-      assertEquals(l.name, leader.name);
-    });
-
-    await t.step("with pause on, killing the primary's agent does not promote the replica", async () => {
-      const r = await leader.api("/config", {
-        method: "PATCH",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ pause: true }),
+      await t.step("the old primary rejoins as a streaming replica after restart (pg_rewind)", async () => {
+        first.start();
+        await cluster.waitHealthy(3);
+        assertEquals(await first.role(), "replica");
       });
-      assertEquals(r.status, 200, r.text);
-      const replica = cluster.nodes.find((n) => n !== leader)!;
-      await cluster.waitFor("replica to see pause", async () => {
-        const s = await replica.api("/patroni");
-        return (s.body as { pause?: boolean }).pause === true;
+
+      await t.step("switchover through the failover key loses no acknowledged write", async () => {
+        const leader = (await cluster.leader())!;
+        const writer = startWriter(cluster);
+        await new Promise((r) => setTimeout(r, 1500));
+        const candidate = cluster.nodes.find((n) => n !== leader)!;
+        const r = await leader.api("/switchover", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ leader: leader.name, candidate: candidate.name }),
+        });
+        assertEquals(r.status, 200, r.text);
+        const now = await cluster.waitHealthy(3);
+        assertEquals(now.name, candidate.name);
+        await new Promise((r) => setTimeout(r, 1500));
+        await writer.stop();
+        assert(writer.acked.length > 10, `writer made progress (${writer.acked.length} acked)`);
+        assertEquals(await missingOn(now, writer.acked), []);
       });
-      await leader.killAgent();
-      // Longer than ttl + a few loops: an unpaused cluster would have promoted by now.
-      await new Promise((r) => setTimeout(r, (cluster.opts.ttl + 4) * 1000));
-      assertEquals(await replica.role(), "replica");
-    });
-  } finally {
-    await cluster.stop();
-  }
-});
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "pause mode suppresses failover; a crashed primary postmaster is restarted in place",
+  opts,
+  async (t) => {
+    const cluster = await startCluster({ nodes: 2, ttl: 8, loopWait: 1, retryTimeout: 2 });
+    try {
+      const leader = await cluster.waitHealthy(2);
+
+      await t.step("a killed postmaster on the primary is restarted in place", async () => {
+        const before = leader.postmasterPid();
+        leader.killPostmaster();
+        await cluster.waitFor("postmaster restarted on the same node", async () => {
+          const pid = leader.postmasterPid();
+          return pid !== null && pid !== before && (await leader.role()) === "primary";
+        }, 30_000);
+        const l = await cluster.waitHealthy(2);
+        assertEquals(l.name, leader.name);
+      });
+
+      await t.step("with pause on, killing the primary's agent does not promote the replica", async () => {
+        const r = await leader.api("/config", {
+          method: "PATCH",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ pause: true }),
+        });
+        assertEquals(r.status, 200, r.text);
+        const replica = cluster.nodes.find((n) => n !== leader)!;
+        await cluster.waitFor("replica to see pause", async () => {
+          const s = await replica.api("/patroni");
+          return (s.body as { pause?: boolean }).pause === true;
+        });
+        await leader.killAgent();
+        // Longer than ttl + a few loops: an unpaused cluster would have promoted by now.
+        await new Promise((r) => setTimeout(r, (cluster.opts.ttl + 4) * 1000));
+        assertEquals(await replica.role(), "replica");
+      });
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
