@@ -95,6 +95,7 @@ export class HaAgent {
   #stoppedByUs = false;
   #lastMessage = "";
   #checkpointAfterPromote: boolean | undefined;
+  #checkpointRunning = false;
   readonly #hooks: AgentHooks;
 
   constructor(readonly deps: HaAgentDeps) {
@@ -607,8 +608,19 @@ export class HaAgent {
       const max = this.dyn.current.maxTimelinesHistory;
       await dcs.setHistoryValue(JSON.stringify(max > 0 ? hist.slice(-max) : hist)).catch(() => {});
     }
-    // Replicas wait for this checkpoint before pg_rewind (checkpoint_after_promote).
-    pg.checkpoint().then(() => (this.#checkpointAfterPromote = undefined)).catch(() => {});
+    this.#checkpointAfterPromoteOnce();
+  }
+
+  /**
+   * Replicas wait for the post-promote CHECKPOINT before pg_rewind (checkpoint_after_promote). Retried by
+   * every renewal until it succeeds: if it failed (a crash right after promotion), the flag would otherwise
+   * stay false forever and no diverged replica would ever rewind.
+   */
+  #checkpointAfterPromoteOnce(): void {
+    if (this.#checkpointAfterPromote !== false || this.#checkpointRunning) return;
+    this.#checkpointRunning = true;
+    this.deps.pg.checkpoint().then(() => (this.#checkpointAfterPromote = undefined)).catch(() => {})
+      .finally(() => (this.#checkpointRunning = false));
   }
 
   async #lead(
@@ -629,6 +641,9 @@ export class HaAgent {
     }
     if (cleanFailover) await dcs.setFailoverValue("{}", cleanFailover.version).catch(() => {});
     if (promote && obs.pg.running && obs.pg.accepting) await this.#promote(obs);
+    else if (obs.pg.running && obs.pg.accepting && obs.pg.inRecovery === false) {
+      this.#checkpointAfterPromoteOnce();
+    }
     if (standbyLeader && obs.pg.running && obs.pg.accepting) {
       const src = standbySource(this.dyn.current);
       if (src && obs.pg.upstream !== `${src.host}:${src.port}`) await this.deps.pg.follow(src);

@@ -1,5 +1,6 @@
 /**
- * Seeded simulation runner: `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b]`.
+ * Seeded simulation runner:
+ * `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b] [--max-faults M]`.
  * Runs seeds S, S+1, ... (S defaults to 1); exits 1 on the first failure after printing it with its replay
  * command.
  */
@@ -26,6 +27,9 @@ export async function main(args: string[]): Promise<number> {
   const seeds = int(flag(args, "seeds"), flag(args, "seed") !== undefined ? 1 : 100, "seeds");
   const nodes = flag(args, "nodes") !== undefined ? int(flag(args, "nodes"), 3, "nodes") : undefined;
   const verbose = args.includes("--verbose");
+  const maxFaults = flag(args, "max-faults") !== undefined
+    ? int(flag(args, "max-faults"), 4, "max-faults")
+    : undefined;
   const faultsArg = flag(args, "faults");
   const faults = faultsArg?.split(",").map((f) => f.trim()) as FaultKind[] | undefined;
   for (const f of faults ?? []) {
@@ -39,7 +43,7 @@ export async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
   let worst = 0, virtual = 0, changes = 0;
   for (let s = seed; s < seed + seeds; s++) {
-    const r = await runSeed(s, { verbose, nodes, faults });
+    const r = await runSeed(s, { verbose, nodes, faults, maxFaults });
     virtual += r.virtualS;
     changes += r.leaderChanges;
     if (!r.ok) {

@@ -42,6 +42,8 @@ export interface RunOptions {
   print?: (line: string) => void;
   /** Only these fault kinds. @default all */
   faults?: readonly FaultKind[];
+  /** Upper bound of the random number of faults per seed. @default 4 */
+  maxFaults?: number;
 }
 
 export interface RunResult {
@@ -168,7 +170,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     // Fault phase.
     const faultKinds = opts.faults ?? FAULT_KINDS;
     const faultEnd = c.now() + rng.int(40, 100) * 1000;
-    const count = rng.int(1, 4);
+    const count = rng.int(1, opts.maxFaults ?? 4);
     const times = Array.from({ length: count }, () => rng.int(0, faultEnd - c.now() - 5_000)).sort((a, b) =>
       a - b
     );
@@ -204,13 +206,19 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
       : `simulation error: ${e instanceof Error ? e.stack : String(e)}`;
     result.failure = `seed ${seed} FAILED at t=${c.elapsedS().toFixed(1)}s: ${what}\n` +
       `  setup: ${setup}\n  faults: ${result.faults.join("; ") || "none"}\n` +
-      `  replay: deno task sim --seed ${seed} --verbose${opts.nodes ? ` --nodes ${opts.nodes}` : ""}\n` +
+      `  replay: deno task sim --seed ${seed} --verbose${replayFlags(opts)}\n` +
       `--- last log lines ---\n${tail.text()}`;
   } finally {
     result.virtualS = c.elapsedS();
     c.close();
   }
   return result;
+}
+
+/** The options that change what a seed does, as command-line flags. */
+function replayFlags(o: RunOptions): string {
+  return (o.nodes ? ` --nodes ${o.nodes}` : "") + (o.faults ? ` --faults ${o.faults.join(",")}` : "") +
+    (o.maxFaults ? ` --max-faults ${o.maxFaults}` : "");
 }
 
 async function advanceWithHeals(
