@@ -8,13 +8,14 @@
  * `permissions` section (extra grants), e.g. `permissions: { net: ["10.0.0.12", "10.0.0.13"] }`.
  */
 import { KILL_BINARIES } from "../postgres/process.ts";
+import { libcCandidates } from "../agent/watchdog_linux.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Config, parseListen } from "./schema.ts";
 import { type Env, PATRONI_ENV_NAMES } from "./env.ts";
 
-export type PermissionKind = "net" | "read" | "write" | "run" | "env" | "sys";
-const KINDS: readonly PermissionKind[] = ["net", "read", "write", "run", "env", "sys"];
+export type PermissionKind = "net" | "read" | "write" | "run" | "env" | "sys" | "ffi";
+const KINDS: readonly PermissionKind[] = ["net", "read", "write", "run", "env", "sys", "ffi"];
 
 /** The PostgreSQL programs the agent runs (by absolute path under `bin_dir`, or `bin_name` overrides). */
 export const PG_BINARIES = [
@@ -44,6 +45,7 @@ export class AgentPermissions {
   readonly run = new Set<string>();
   readonly env = new Set<string>();
   readonly sys = new Set<string>();
+  readonly ffi = new Set<string>();
 
   add(kind: PermissionKind, ...values: (string | undefined)[]) {
     for (const v of values) if (v) this[kind].add(v);
@@ -251,10 +253,19 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
   }
   p.add("read", abs(config.restapi.certfile), abs(config.restapi.keyfile), abs(config.restapi.cafile));
   if (config.watchdog.mode !== "off") rw(config.watchdog.device);
+  // The Linux watchdog driver calls open/ioctl/write/close in libc through FFI: only libc, by its usual paths.
+  if (config.watchdog.mode !== "off" && config.watchdog.driver === "default") {
+    p.add("ffi", ...libcCandidates());
+  }
 
   // --- env / sys ---
   for (const name of PATRONI_ENV_NAMES) if (opts.env[name]) p.add("env", name);
   p.add("env", "PGPASSFILE", "HOME");
+  // Legacy callbacks inherit a minimal environment (plugins/callbacks/executor.ts); node:child_process reads
+  // NODE_V8_COVERAGE when it spawns.
+  if (Object.values(config.postgresql.callbacks).some(Boolean)) {
+    p.add("env", "PATH", "LANG", "LC_ALL", "TZ", "NODE_V8_COVERAGE");
+  }
   // npm:yaml (Patroni YAML, list-valued PATRONI_* variables) checks its debug switches on every parse.
   p.add("env", "LOG_TOKENS", "LOG_STREAM");
   // npm:postgres falls back to the libpq-style variables for anything a connection leaves unset.

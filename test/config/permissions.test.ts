@@ -50,7 +50,13 @@ Deno.test("permissions: demo node1 gets exact grants and no wildcard", async () 
     "--allow-run",
     "--allow-env",
     "--allow-sys",
+    "--allow-ffi",
   ]);
+  // The default watchdog driver reaches libc through FFI, and nothing else.
+  assert(
+    p.list("ffi").length > 0 && p.list("ffi").every((f) => /\/libc\.so\.6$/.test(f)),
+    p.list("ffi").join(),
+  );
   for (const f of flags) {
     const [, values] = f.split("=", 2);
     assert(values && values.length > 0, `bare flag ${f}`);
@@ -135,6 +141,7 @@ watchdog: {mode: "off"}
     "/var/log/pgwarden",
   ]);
   // the data dir is inside its granted parent; ".." socket dir resolves against the data dir
+  assertEquals(p.list("ffi"), [], "no FFI without a watchdog");
   assertEquals(p.list("write"), [
     "/run/postgresql",
     "/srv/pgpass.conf",
