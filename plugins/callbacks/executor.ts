@@ -4,6 +4,7 @@
  * one still running there together with its whole process tree: each callback is started as the leader of
  * its own process group (session), and the group is killed.
  */
+import { signalProcess } from "../../src/postgres/process.ts";
 import { spawn } from "node:child_process";
 import { shellSplit } from "../../src/plugins/shlex.ts";
 import type { PluginLogger } from "../../src/plugins/types.ts";
@@ -37,7 +38,9 @@ export class CallbackExecutor {
       this.logger.error(`cannot parse callback command ${JSON.stringify(cmd)}`, { error: String(err) });
       return;
     }
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: "inherit" });
+    // An explicit env: node's default would copy the whole process environment, which a least-privilege agent
+    // may not read. Callbacks get the variables the agent was allowed to see.
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: "inherit", env: readableEnv() });
     const started = new Promise<boolean>((resolve) => {
       child.once("spawn", () => resolve(true));
       child.once("error", (err) => {
@@ -76,13 +79,25 @@ export class CallbackExecutor {
   }
 
   #killGroup(pid: number): void {
-    try {
-      Deno.kill(-pid, "SIGKILL");
-    } catch {
-      // The leader exited and its group may be empty already; fall back to the process itself.
+    // Under least privilege Deno may not signal other processes itself; signalProcess falls back to `kill`.
+    // The leader may have exited and its group be empty already: signal the process itself too.
+    signalProcess(-pid, "SIGKILL").then(() => signalProcess(pid, "SIGKILL")).catch(() => {});
+  }
+}
+
+const CALLBACK_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "PGPASSFILE"];
+
+function readableEnv(): Record<string, string> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    const out: Record<string, string> = {};
+    for (const k of CALLBACK_ENV) {
       try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* gone */ }
+        const v = Deno.env.get(k);
+        if (v !== undefined) out[k] = v;
+      } catch { /* not granted */ }
     }
+    return out;
   }
 }

@@ -68,7 +68,7 @@ export async function main(args: string[]): Promise<void> {
   });
 
   const pg = new PostgresManager(config, dynamic, log);
-  const hooks = await createAgentHooks(config, log);
+  const hooks = await createAgentHooks(config, log, { configPath: path });
   const agent = new HaAgent({
     config,
     dcs,

@@ -95,6 +95,8 @@ const logConv: Conv = camel({ staticFields: verbatim, loggers: verbatim, lineFor
 const SECTION_CONV: Record<string, Conv> = {
   restapi: camel({ httpExtraHeaders: verbatim, httpsExtraHeaders: verbatim }),
   zookeeper: camel({ setAcls: verbatim, authData: verbatim }),
+  // Plugin entries are resolved by src/plugins/resolve.ts, which knows which config keys are the plugin's own.
+  plugins: verbatim,
 };
 
 /** postgresql keys the model knows (camelCase), so other mapping-valued keys can be told apart as methods. */

@@ -285,7 +285,16 @@ export const LogSchema = z.strictObject({
 });
 
 /** Plugin instances are produced by plugin factories (see `src/plugins/types.ts`); validated there. */
-export const PluginRefSchema = z.looseObject({ name: z.string().min(1) });
+/**
+ * A plugin entry: an instance made by a plugin factory in a TS config (`name`, permissions, hooks...), or a YAML
+ * reference `{module, config, grant}` resolved by `src/plugins/resolve.ts` when the agent starts.
+ */
+export const PluginRefSchema = z.looseObject({
+  name: z.string().min(1).optional(),
+  module: z.string().min(1).optional(),
+}).refine((p) => p.name !== undefined || p.module !== undefined, {
+  message: "expected a plugin instance (with a name) or a {module, config, grant} entry",
+});
 
 /**
  * pgwarden addition: extra Deno permissions for the agent beyond those derived from the config (see

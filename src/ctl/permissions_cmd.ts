@@ -5,12 +5,47 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.ts";
 import { type Env, readPatroniEnv } from "../config/env.ts";
-import { computePermissions } from "../config/permissions.ts";
+import { type AgentPermissions, computePermissions } from "../config/permissions.ts";
+import type { Config } from "../config/schema.ts";
+import { pluginPermissions } from "../plugins/permissions.ts";
+import { resolvePlugins } from "../plugins/resolve.ts";
+import { PERMISSION_KINDS } from "../plugins/types.ts";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { exitOnConfigError } from "./config_errors.ts";
 
 /** The agent inherits this process's environment: read what the computation looks at, where permitted. */
 function agentEnv(): Env {
   return readPatroniEnv(["HOME", "PATH", "PGPASSFILE", "DENO_DIR", "XDG_CACHE_HOME"]);
+}
+
+/**
+ * The agent must hold what its plugins' workers are granted (a worker cannot exceed its parent), and read
+ * access to the plugin modules it loads. Resolving imports each plugin's definition module.
+ */
+async function addPluginPermissions(
+  perms: AgentPermissions,
+  config: Config,
+  configPath: string,
+): Promise<void> {
+  if (config.plugins.length === 0) return;
+  const specs = await resolvePlugins(config.plugins, dirname(resolve(configPath)));
+  const union = pluginPermissions(specs);
+  for (const k of PERMISSION_KINDS) perms.add(k, ...(union[k] ?? []));
+  // A worker loads its module graph with the agent's read permission: pgwarden's own sources (worker_entry,
+  // mod.ts, first-party plugins) and each plugin's directory.
+  const root = fromFileUrl(new URL("../../", import.meta.url));
+  perms.add("read", resolve(root, "src"), resolve(root, "mod.ts"), resolve(root, "plugins"));
+  for (const s of specs) {
+    const url = new URL(String(s.module));
+    if (url.protocol === "file:") perms.add("read", dirname(fromFileUrl(url)));
+  }
+  for (const ref of config.plugins) {
+    const mod = (ref as { module?: string }).module;
+    if (mod && !mod.includes(":") && mod.includes("/")) {
+      perms.add("read", dirname(resolve(dirname(resolve(configPath)), mod)));
+    }
+  }
 }
 
 export function register(program: Command) {
@@ -22,6 +57,7 @@ export function register(program: Command) {
       const env = agentEnv();
       const config = await exitOnConfigError(() => loadConfig(path, { env }));
       const perms = computePermissions(config, { configPath: path, env });
+      await addPluginPermissions(perms, config, path);
       if (opts.json) console.log(JSON.stringify(perms.toJSON(), null, 2));
       else for (const flag of perms.toDenoFlags()) console.log(flag);
     });

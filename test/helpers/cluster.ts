@@ -18,8 +18,16 @@ export function freePort(): number {
 
 export interface NodeOptions {
   tags?: Record<string, unknown>;
-  /** Extra snake_case sections merged into the node's YAML. */
+  /** Extra snake_case sections deep-merged into the node's YAML (objects merge, other values replace). */
   extra?: Record<string, unknown>;
+  /** Extra snake_case keys merged into the node's `postgresql` section. */
+  postgresqlExtra?: Record<string, unknown>;
+  /** Address PostgreSQL and the REST API bind to and advertise (default 127.0.0.1). */
+  host?: string;
+  /** Command prefix for the agent, e.g. `["ip", "netns", "exec", "ns1"]`. */
+  wrap?: string[];
+  /** Extra environment for the agent process. */
+  env?: Record<string, string>;
 }
 
 export interface ClusterOptions {
@@ -33,6 +41,10 @@ export interface ClusterOptions {
   /** Start only the first node, wait until it leads, then the others (deterministic first leader). */
   sequential?: boolean;
   scope?: string;
+  /** etcd endpoints node `i` is configured with (default: the test etcd's loopback endpoint). */
+  etcdHosts?: (etcd: Awaited<ReturnType<typeof startEtcd>>, i: number) => string[];
+  /** Extra pg_hba lines (e.g. for addresses other than 127.0.0.1). */
+  hbaExtra?: string[];
 }
 
 export class TestNode {
@@ -44,12 +56,16 @@ export class TestNode {
     readonly dataDir: string,
     readonly pgPort: number,
     readonly apiPort: number,
+    readonly host = "127.0.0.1",
+    readonly launch: { wrap?: string[]; env?: Record<string, string> } = {},
   ) {}
 
   start(): void {
-    const cmd = new Deno.Command(`${ROOT}bin/pgwarden`, {
-      args: [this.configPath],
+    const wrap = this.launch.wrap ?? [];
+    const cmd = new Deno.Command(wrap[0] ?? `${ROOT}bin/pgwarden`, {
+      args: [...wrap.slice(1), ...(wrap.length ? [`${ROOT}bin/pgwarden`] : []), this.configPath],
       cwd: ROOT,
+      ...(this.launch.env ? { env: this.launch.env } : {}),
       stdout: "piped",
       stderr: "piped",
     });
@@ -114,7 +130,7 @@ export class TestNode {
   }
 
   async api(path: string, init?: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
-    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, {
+    const r = await fetch(`http://${this.host}:${this.apiPort}${path}`, {
       ...init,
       signal: AbortSignal.timeout(5000),
     });
@@ -138,9 +154,10 @@ export class TestNode {
     }
   }
 
-  sql(opts: { timeoutS?: number } = {}) {
+  /** A client over TCP to `host`, or over the Unix socket in /tmp with `socket` (works across netns). */
+  sql(opts: { timeoutS?: number; socket?: boolean } = {}) {
     return postgres({
-      host: "127.0.0.1",
+      host: opts.socket ? "/tmp" : this.host,
       port: this.pgPort,
       user: "postgres",
       password: "postgres",
@@ -239,6 +256,18 @@ export class TestCluster {
   }
 }
 
+/** Deep-merge plain objects from `extra` into `into` (arrays and scalars replace), so that e.g.
+ * `extra: { restapi: { authentication } }` keeps the generated `restapi.listen`. */
+function mergeInto(into: Record<string, unknown>, extra: Record<string, unknown>): void {
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  for (const [k, v] of Object.entries(extra)) {
+    const cur = into[k];
+    if (isObj(cur) && isObj(v)) mergeInto(cur, v);
+    else into[k] = v;
+  }
+}
+
 export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster> {
   const n = o.nodes ?? 3;
   const ttl = o.ttl ?? 8;
@@ -255,11 +284,12 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
     const apiPort = freePort();
     const dataDir = `${dir}/${name}`;
     const no = o.node?.(i) ?? {};
+    const host = no.host ?? "127.0.0.1";
     const cfg: Record<string, unknown> = {
       scope,
       name,
-      etcd3: { hosts: [etcd.endpoint] },
-      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` },
+      etcd3: { hosts: o.etcdHosts?.(etcd, i) ?? [etcd.endpoint] },
+      restapi: { listen: `${host}:${apiPort}`, connect_address: `${host}:${apiPort}` },
       bootstrap: {
         dcs: {
           ttl,
@@ -272,8 +302,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
         initdb: [{ encoding: "UTF8" }, "data-checksums"],
       },
       postgresql: {
-        listen: `127.0.0.1:${pgPort}`,
-        connect_address: `127.0.0.1:${pgPort}`,
+        listen: `${host}:${pgPort}`,
+        connect_address: `${host}:${pgPort}`,
         data_dir: dataDir,
         bin_dir: "/usr/lib/postgresql/15/bin",
         use_pg_rewind: true,
@@ -286,15 +316,22 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
           "local all all trust",
           "host all all 127.0.0.1/32 md5",
           "host replication replicator 127.0.0.1/32 md5",
+          ...(o.hbaExtra ?? []),
         ],
         parameters: { shared_buffers: "32MB", fsync: "off" },
+        ...no.postgresqlExtra,
       },
       ...(no.tags ? { tags: no.tags } : {}),
-      ...no.extra,
     };
+    mergeInto(cfg, no.extra ?? {});
     const configPath = `${dir}/${name}.yml`;
     await Deno.writeTextFile(configPath, stringify(cfg));
-    nodes.push(new TestNode(name, configPath, dataDir, pgPort, apiPort));
+    nodes.push(
+      new TestNode(name, configPath, dataDir, pgPort, apiPort, host, {
+        ...(no.wrap ? { wrap: no.wrap } : {}),
+        ...(no.env ? { env: no.env } : {}),
+      }),
+    );
   }
   const cluster = new TestCluster(dir, etcd, nodes, { ttl, loopWait, retryTimeout, scope });
   try {
