@@ -61,8 +61,10 @@ interface DataDir {
 interface Proc {
   role: "primary" | "replica";
   accepting: boolean;
-  /** Shutting down or promoting: no new writes, no replication. */
+  /** Shutting down: connections refused, no new writes, no replication. */
   busy: boolean;
+  /** Promotion under way: still a read-only replica, but the WAL receiver has stopped. */
+  promoting: boolean;
   upstream: Upstream | null;
   streaming: boolean;
   /** Writing session (primary): its WAL goes to this branch. */
@@ -251,7 +253,7 @@ export class FakePg implements PostgresPort {
   /** Called by the world: copy the upstream's WAL as of `before` when our WAL is a prefix of it. */
   replicate(before: Map<FakePg, Segment[]>): void {
     const p = this.proc;
-    if (!p || p.role !== "replica" || !p.accepting || p.busy || !this.data) return;
+    if (!p || p.role !== "replica" || !p.accepting || p.busy || p.promoting || !this.data) return;
     const up = this.upstreamNode();
     const theirs = up ? before.get(up) : undefined;
     if (!up || !theirs) {
@@ -365,6 +367,7 @@ export class FakePg implements PostgresPort {
       role,
       accepting,
       busy: false,
+      promoting: false,
       upstream,
       streaming: false,
       branch: null,
@@ -427,10 +430,11 @@ export class FakePg implements PostgresPort {
     const p = this.proc;
     if (!p || !p.accepting) return false;
     if (p.role === "primary") return true;
-    p.busy = true;
+    p.promoting = true;
+    p.streaming = false;
     return await this.#op(this.world.timings.promoteMs, () => {
-      if (this.proc !== p) return false;
-      p.busy = false;
+      if (this.proc !== p || p.busy) return false;
+      p.promoting = false;
       p.role = "primary";
       p.upstream = null;
       p.streaming = false;
