@@ -4,7 +4,7 @@
  * pg_rewind, a clean stop hands the shutdown checkpoint to streaming replicas, crashes abort operations.
  */
 import { AssertionError } from "node:assert";
-import { commonPrefix, FakePg, PgWorld, type Segment, walPrefix } from "../../src/sim/fake_pg.ts";
+import { commonPrefix, type FakePg, PgWorld, type Segment, walPrefix } from "../../src/sim/fake_pg.ts";
 import { VirtualClock } from "../../src/util/clock.ts";
 
 function eq<T>(actual: T, expected: T, what: string): void {
