@@ -495,15 +495,24 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   const syncActive = o.dynamic.synchronousMode !== "off" && sync.leader !== null;
   let exclude: string | null = null;
   let useLagLimit = true;
+  // With failsafe_mode, only members listed in /failsafe got the leader's POST /failsafe and know it may still
+  // be running; nobody else may race, not even a manual failover candidate (the leader could be a failsafe
+  // primary that is merely cut off from the DCS).
+  const failsafeListed = o.dynamic.failsafeMode && c.failsafe && Object.keys(c.failsafe).length > 0
+    ? new Set(Object.keys(c.failsafe))
+    : null;
+  const mayRace = (n: string) => failsafeListed === null || failsafeListed.has(n);
   if (f && !f.scheduled_at) {
     const candidate = f.member ?? f.candidate;
-    if (candidate === me) return { ok: true, code: "manual_failover_to_me", candidates: [meVerdict()] };
-    if (candidate) {
+    if (candidate === me && mayRace(me)) {
+      return { ok: true, code: "manual_failover_to_me", candidates: [meVerdict()] };
+    }
+    if (candidate && candidate !== me) {
       if (syncActive && o.dynamic.synchronousMode === "on" && !inSync(sync, me)) {
         return no("not_synchronous", "not_synchronous", "manual failover: not in /sync");
       }
       const cp = o.peers.find((p) => p.name === candidate);
-      if (cp?.reachable && !cp.nofailover) {
+      if (cp?.reachable && !cp.nofailover && mayRace(candidate)) {
         return no("manual_failover_other", "priority", `manual failover to ${candidate} pending`);
       }
     }
@@ -517,10 +526,7 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   if (syncActive && o.dynamic.synchronousMode === "on" && !inSync(sync, me)) {
     return no("not_synchronous", "not_synchronous", "not listed in /sync", [], true);
   }
-  const failsafeListed = o.dynamic.failsafeMode && c.failsafe && Object.keys(c.failsafe).length > 0
-    ? new Set(Object.keys(c.failsafe))
-    : null;
-  if (failsafeListed && !failsafeListed.has(me)) {
+  if (!mayRace(me)) {
     return no("failsafe_not_listed", "unreachable", "not listed in /failsafe", [], true);
   }
   const optime = c.status?.optime ?? 0;

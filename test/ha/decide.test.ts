@@ -565,6 +565,32 @@ const noLeader: Case[] = [
     expect: { type: "follow", code: "not_healthiest_behind" },
   },
   {
+    name: "failsafe_mode: a manual failover candidate missing from /failsafe may not race either",
+    obs: race([peer("node2")], {
+      dynamic: { failsafeMode: true },
+      cluster: cluster({
+        members: three,
+        failover: { leader: "node3", member: "node1" },
+        failsafe: { node2: "http://127.0.0.1:8002/patroni", node3: "http://127.0.0.1:8003/patroni" },
+      }),
+    }),
+    expect: { type: "follow", code: "failsafe_not_listed" },
+  },
+  {
+    name: "failsafe_mode: listed members do not wait for a candidate missing from /failsafe",
+    obs: obs({
+      name: "node2",
+      dynamic: { failsafeMode: true },
+      cluster: cluster({
+        members: three,
+        failover: { leader: "node3", member: "node1" },
+        failsafe: { node2: "http://127.0.0.1:8002/patroni", node3: "http://127.0.0.1:8003/patroni" },
+      }),
+      peers: [peer("node1"), unreachable("node3")],
+    }),
+    expect: { type: "acquire_lock", code: "race", rules: { node1: "unreachable", node2: null } },
+  },
+  {
     name: "a replica told by the leader (POST /failsafe) within ttl keeps following it",
     obs: race([], { memory: { failsafeLeader: { name: "node2", at: NOW - 10_000 } } }),
     expect: {
