@@ -144,7 +144,9 @@ async function main() {
     }
     await Promise.all(agents.map((a) => a.child.status));
     if (etcd) {
-      etcd.kill("SIGTERM");
+      try {
+        etcd.kill("SIGTERM");
+      } catch { /* Ctrl-C reached it first */ }
       await etcd.status;
     }
     say("stopped; data kept under ./data for the next run");
@@ -172,7 +174,7 @@ async function main() {
     console.log(`Replica:   postgres://postgres:postgres@${r.host}:${r.port}/postgres`);
   }
   console.log(`REST API:  ${NODES.map((n) => `http://${n.api}/patroni`).join("  ")}`);
-  console.log(`Cluster:   deno task ctl list -c config/demo/node1.ts`);
+  console.log(`Cluster:   npx -y deno@2 task ctl -c config/demo/node1.ts list`);
   say("running; press Ctrl-C to stop");
   await Promise.all(agents.map((a) => a.child.status));
 }
