@@ -60,10 +60,15 @@ export class TestNode {
     readonly launch: { wrap?: string[]; env?: Record<string, string> } = {},
   ) {}
 
-  start(): void {
+  start(extraArgs: string[] = []): void {
     const wrap = this.launch.wrap ?? [];
     const cmd = new Deno.Command(wrap[0] ?? `${ROOT}bin/pgwarden`, {
-      args: [...wrap.slice(1), ...(wrap.length ? [`${ROOT}bin/pgwarden`] : []), this.configPath],
+      args: [
+        ...wrap.slice(1),
+        ...(wrap.length ? [`${ROOT}bin/pgwarden`] : []),
+        this.configPath,
+        ...extraArgs,
+      ],
       cwd: ROOT,
       ...(this.launch.env ? { env: this.launch.env } : {}),
       stdout: "piped",
