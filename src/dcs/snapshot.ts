@@ -48,7 +48,13 @@ export function snapshotFromKeys(keys: RawKey[], onBad: BadDataHandler = () => {
       let data: unknown;
       // Patroni < 2 stored a libpq URL with the API URL in application_name; accept it as legacy.
       if (raw.value.startsWith("postgres")) {
-        const url = new URL(raw.value.replace(/^postgres(ql)?:/, "http:"));
+        let url: URL;
+        try {
+          url = new URL(raw.value.replace(/^postgres(ql)?:/, "http:"));
+        } catch {
+          onBad(raw.key, `invalid legacy connection URL ${JSON.stringify(raw.value.slice(0, 80))}`);
+          continue;
+        }
         data = {
           conn_url: raw.value.split("?")[0],
           api_url: url.searchParams.get("application_name") ?? undefined,
