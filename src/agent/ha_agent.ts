@@ -16,8 +16,9 @@ import type {
   Member,
   Versioned,
 } from "../dcs/types.ts";
-import { decide } from "../ha/decide.ts";
-import { findMember, memberUpstream as memberUpstreamFor, slotNameFor } from "../ha/members.ts";
+import { decide, pickCloneSource, wantedUpstream } from "../ha/decide.ts";
+import { findMember, memberUpstream as memberUpstreamFor } from "../ha/members.ts";
+import { memberSlotsFor } from "../ha/slot_plan.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
 import { initialMemory } from "../ha/types.ts";
 import type { PgState, PostgresPort, Upstream } from "../postgres/port.ts";
@@ -27,8 +28,16 @@ import { noHooks } from "./hooks.ts";
 import type { Logger } from "./log.ts";
 import { buildMemberData } from "./member_data.ts";
 import type { PeerClient } from "./peers.ts";
-import type { AgentView, PgRunState } from "./status.ts";
+import type { AgentView, PgRunState, RestartRequest } from "./status.ts";
+import {
+  fromScheduled,
+  restartFilterFailure,
+  type ScheduledRestart,
+  scheduledRestartStep,
+  toScheduled,
+} from "./scheduled_restart.ts";
 import { DynamicState } from "./dynamic_state.ts";
+import type { Watchdog } from "./watchdog.ts";
 
 export interface HaAgentDeps {
   config: Config;
@@ -41,13 +50,15 @@ export interface HaAgentDeps {
   /** Initial dynamic config (cache file or bootstrap.dcs). */
   dynamic: DynamicConfig;
   /** Persist the dynamic config cache (Patroni's patroni.dynamic.json). */
-  saveDynamicCache?: (d: DynamicConfig) => Promise<void>;
+  saveDynamicCache?: (d: DynamicConfig) => Promise<boolean | void>;
   /** Observe-only: run the full loop, log and publish what would be done, change nothing. */
   observeOnly?: boolean;
   /** Called when the agent must exit (failed bootstrap); the process entry exits non-zero. */
   onFatal?: (reason: string) => void;
   /** Liveness of the local postmaster without SQL (cheap, polled to wake the loop on death). */
   postmasterAlive?: () => boolean | Promise<boolean>;
+  /** The watchdog armed while this node is the primary (none: as if mode were off). */
+  watchdog?: Watchdog;
 }
 
 const emptyPg = (): PgState => ({
@@ -96,6 +107,13 @@ export class HaAgent {
   #lastMessage = "";
   #checkpointAfterPromote: boolean | undefined;
   #checkpointRunning = false;
+  #watchdogFailed = false;
+  /** This replica holds slots for members cascading from it. */
+  #cascadeSlots = false;
+  #scheduledRestart: ScheduledRestart | null = null;
+  #lastObs: Observation | null = null;
+  /** The dynamic config changed and is not in `<data_dir>/patroni.dynamic.json` yet. */
+  #cacheDirty = false;
   readonly #hooks: AgentHooks;
 
   constructor(readonly deps: HaAgentDeps) {
@@ -121,10 +139,10 @@ export class HaAgent {
       leaderValidUntil: this.memory.leaderValidUntil,
       paused: this.dyn.current.pause,
       failsafeActive: this.memory.failsafeActive,
-      watchdogFailed: false,
+      watchdogFailed: this.#watchdogFailed,
       nextRunAt: this.#nextRunAt,
       lastDecision: this.#lastDecision,
-      scheduledRestart: null,
+      scheduledRestart: this.#scheduledRestart ? { ...this.#scheduledRestart } : null,
       asyncAction: this.#asyncAction,
     };
   }
@@ -212,12 +230,16 @@ export class HaAgent {
 
   async #cycle(): Promise<Decision> {
     const obs = await this.observe();
+    this.#lastObs = obs;
     const decision = decide(obs);
     this.#lastDecision = decision;
     this.#logDecision(decision);
     if (this.deps.observeOnly) return decision;
     await this.act(decision.action, obs);
+    if (["lead", "follow", "none"].includes(decision.action.type)) await this.#evaluateScheduledRestart();
+    await this.#watchdogGuard();
     if (obs.dcs.ok) await this.#touchMember();
+    await this.#saveCacheIfDirty();
     return decision;
   }
 
@@ -311,7 +333,7 @@ export class HaAgent {
       canBootstrap: true,
       watchdog: {
         required: config.watchdog.mode === "required",
-        usable: config.watchdog.mode !== "required",
+        usable: await this.#watchdogHealthy(),
       },
       asyncAction: this.#asyncAction,
       standbyCluster: standbySource(d),
@@ -349,6 +371,8 @@ export class HaAgent {
       pg: this.#pg,
       paused: this.dyn.current.pause,
       checkpointAfterPromote: this.#checkpointAfterPromote,
+      watchdogFailed: this.#watchdogFailed,
+      scheduledRestart: this.#scheduledRestart as Record<string, unknown> | null,
     };
   }
 
@@ -360,11 +384,24 @@ export class HaAgent {
     }
   }
 
+  /** Keep `<data_dir>/patroni.dynamic.json` current once there is a data directory to keep it in. */
+  async #saveCacheIfDirty(): Promise<void> {
+    if (!this.#cacheDirty || !this.deps.saveDynamicCache || this.#pg.dataDirEmpty || this.#asyncAction) {
+      return;
+    }
+    try {
+      if ((await this.deps.saveDynamicCache(this.dyn.current)) !== false) this.#cacheDirty = false;
+    } catch (e) {
+      this.deps.log.warn("failed to save the dynamic configuration cache", { error: String(e) });
+    }
+  }
+
   #applyDynamic(): void {
     const d = this.dyn.current;
+    this.deps.watchdog?.updateTimings({ ttl: d.ttl, loopWait: d.loopWait });
     this.deps.dcs.setTimings({ ttlS: d.ttl, loopWaitS: d.loopWait, retryTimeoutS: d.retryTimeout });
     this.deps.pg.setDynamicConfig?.(d);
-    this.deps.saveDynamicCache?.(d).catch(() => {});
+    this.#cacheDirty = true;
     if (this.#pg.running) {
       this.deps.pg.applyParameters(d.postgresql.parameters).catch((e) =>
         this.deps.log.warn("failed to apply dynamic parameters", { error: String(e) })
@@ -428,9 +465,29 @@ export class HaAgent {
       return;
     }
     this.#asyncAction = "bootstrap";
-    this.#state = "initializing new cluster";
+    // A standby cluster is not initialised: its first member clones the remote primary (reference §5).
+    const standby = standbySource(this.dyn.current);
+    this.#state = standby ? "creating replica" : "initializing new cluster";
     try {
-      await pg.bootstrap();
+      if (standby) {
+        log.info(
+          `bootstrapping a standby cluster: cloning the remote primary ${standby.host}:${standby.port}`,
+        );
+        const methods = this.dyn.current.standbyCluster?.createReplicaMethods;
+        await pg.createReplica({ ...standby, ...(methods?.length ? { methods } : {}) });
+        this.#stoppedByUs = false;
+        this.#state = "starting";
+        const started = await pg.start({
+          role: "replica",
+          upstream: standby,
+          timeoutS: config.postgresql.pgCtlTimeout,
+        });
+        if (!started) throw new Error("the new standby leader did not start");
+      } else {
+        await pg.bootstrap();
+        // Patroni: a watchdog that cannot be armed cancels the bootstrap (mode required).
+        if (!(await this.#armWatchdog())) throw new Error("watchdog could not be activated");
+      }
       this.memory.startedPg = true;
       this.#stoppedByUs = false;
       const st = await pg.observe();
@@ -440,14 +497,15 @@ export class HaAgent {
       const t0 = this.deps.clock.now();
       if (await dcs.takeLeader()) this.memory.leaderValidUntil = t0 + this.dyn.current.ttl * 1000;
       this.#state = "running";
-      this.#setRole("primary", "bootstrap");
+      this.#setRole(standby ? "standby_leader" : "primary", "bootstrap");
       this.#hooks.emit("onStart", this.#hookCtx("bootstrap"));
-      log.info("initialized a new cluster");
+      log.info(standby ? "initialized a new standby cluster" : "initialized a new cluster");
     } catch (e) {
       log.error("Failed to bootstrap cluster", { error: e instanceof Error ? e.message : String(e) });
-      this.#state = "initdb failed";
+      this.#state = standby ? "stopped" : "initdb failed";
       // Like Patroni: give the initialize key back, clear the half-made data directory and stop, so a
       // supervisor (or the operator) sees the failure instead of a loop retrying initdb forever.
+      await this.deps.watchdog?.disable();
       await pg.removeDataDirectory().catch(() => {});
       await dcs.cancelInitialization().catch(() => {});
       this.deps.onFatal?.("Failed to bootstrap cluster");
@@ -544,7 +602,32 @@ export class HaAgent {
       this.deps.log.warn("failed to update leader lock", { error: String(e) });
     }
     this.memory.leaderValidUntil = ok ? t0 + this.dyn.current.ttl * 1000 : 0;
+    // The watchdog is fed only right after a successful renewal: a hung agent lets the machine reset first.
+    if (ok) await this.deps.watchdog?.keepalive();
     return ok;
+  }
+
+  /** Patroni is_healthy: false only in `required` mode when no safe watchdog can be used (watchdog_failed). */
+  async #watchdogHealthy(): Promise<boolean> {
+    const wd = this.deps.watchdog;
+    this.#watchdogFailed = wd ? !(await wd.isHealthy()) : false;
+    return !this.#watchdogFailed;
+  }
+
+  /** Arm the watchdog before acting as primary; false when `required` and it cannot be armed. */
+  async #armWatchdog(): Promise<boolean> {
+    const wd = this.deps.watchdog;
+    if (!wd || this.dyn.current.pause) return true;
+    const ok = await wd.activate();
+    if (!ok) this.#watchdogFailed = true;
+    return ok;
+  }
+
+  /** Armed only while we hold a valid lock and the cluster is not paused. */
+  async #watchdogGuard(): Promise<void> {
+    const wd = this.deps.watchdog;
+    if (!wd?.isRunning) return;
+    if (this.dyn.current.pause || this.memory.leaderValidUntil <= this.deps.clock.now()) await wd.disable();
   }
 
   async #acquire(standbyLeader: boolean, failover: Versioned<FailoverValue> | null, obs: Observation) {
@@ -565,6 +648,12 @@ export class HaAgent {
     this.memory.lastLeader = this.name;
     if (obs.pg.inRecovery && !standbyLeader) await this.#promote(obs);
     else if (standbyLeader) this.#setRole("standby_leader", "acquired lock in a standby cluster");
+    else if (!(await this.#armWatchdog())) {
+      log.error("Demoting self because watchdog could not be activated");
+      await dcs.deleteLeader({ name: this.name, version: "" }).catch(() => {});
+      this.memory.leaderValidUntil = 0;
+      return await this.#demote("immediate", "immediate", false, null, obs);
+    }
     await this.#leaderHousekeeping(c, obs);
   }
 
@@ -574,6 +663,12 @@ export class HaAgent {
     if (veto.vetoed) {
       log.warn(`promotion vetoed by ${veto.by}: ${veto.reason}`);
       this.memory.promoteVetoedAt = this.deps.clock.now();
+      await dcs.deleteLeader({ name: this.name, version: "" }).catch(() => {});
+      this.memory.leaderValidUntil = 0;
+      return;
+    }
+    if (!(await this.#armWatchdog())) {
+      log.error("Not promoting self because watchdog could not be activated");
       await dcs.deleteLeader({ name: this.name, version: "" }).catch(() => {});
       this.memory.leaderValidUntil = 0;
       return;
@@ -642,6 +737,11 @@ export class HaAgent {
     if (cleanFailover) await dcs.setFailoverValue("{}", cleanFailover.version).catch(() => {});
     if (promote && obs.pg.running && obs.pg.accepting) await this.#promote(obs);
     else if (obs.pg.running && obs.pg.accepting && obs.pg.inRecovery === false) {
+      // Patroni enforce_primary_role: a primary keeps its watchdog armed (a lock re-taken, a restart).
+      if (!standbyLeader && !(await this.#armWatchdog())) {
+        log.error("Demoting self because watchdog could not be activated");
+        return await this.#demote("immediate", "immediate", true, null, obs);
+      }
       this.#checkpointAfterPromoteOnce();
     }
     if (standbyLeader && obs.pg.running && obs.pg.accepting) {
@@ -665,15 +765,12 @@ export class HaAgent {
       if (c.status?.optime !== st.xlogLocation) {
         tasks.push(dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation }));
       }
-      if (this.dyn.current.postgresql.useSlots && st.inRecovery === false) {
-        const slots = c.members
-          .filter((m) =>
-            m.name !== this.name && m.data.tags?.nostream !== true &&
-            !(typeof m.data.tags?.replicatefrom === "string" &&
-              findMember(c, m.data.tags.replicatefrom as string))
-          )
-          .map((m) => slotNameFor(m.name));
-        tasks.push(pg.syncReplicationSlots(slots));
+      // A standby leader holds slots for its cascading replicas too (it is their upstream).
+      if (
+        this.dyn.current.postgresql.useSlots &&
+        (st.inRecovery === false || standbySource(this.dyn.current) !== null)
+      ) {
+        tasks.push(pg.syncReplicationSlots(memberSlotsFor(c, this.name)));
       }
     }
     if (this.dyn.current.failsafeMode) {
@@ -725,6 +822,21 @@ export class HaAgent {
       log.info(want ? `changing primary_conninfo to ${want}` : "no upstream: running in archive recovery");
       await pg.follow(upstream);
     }
+    await this.#syncCascadeSlots(obs);
+  }
+
+  /** A replica named by other members' `replicatefrom` keeps their slots (it is their upstream). */
+  async #syncCascadeSlots(obs: Observation): Promise<void> {
+    if (!obs.dcs.ok || !this.dyn.current.postgresql.useSlots || this.dyn.current.pause) return;
+    const names = memberSlotsFor(obs.dcs.cluster, this.name);
+    // Nothing to hold and nothing held before: spare the query.
+    if (names.length === 0 && !this.#cascadeSlots) return;
+    try {
+      await this.deps.pg.syncReplicationSlots(names);
+      this.#cascadeSlots = names.length > 0;
+    } catch (e) {
+      this.deps.log.warn("failed to sync replication slots for cascading replicas", { error: String(e) });
+    }
   }
 
   async #demote(
@@ -750,6 +862,7 @@ export class HaAgent {
     this.#stoppedByUs = true;
     this.#state = "stopping";
     await pg.stop(stop, config.postgresql.pgCtlTimeout);
+    await this.deps.watchdog?.disable();
     this.#hooks.emit("onStop", this.#hookCtx(`demote ${mode}`));
     const after = await pg.observe();
     if (releaseLock && obs.dcs.ok && obs.dcs.cluster.leader?.name === this.name) {
@@ -778,42 +891,100 @@ export class HaAgent {
     if (!obs.dcs.ok || obs.dcs.cluster.leader?.name !== this.name) return;
     await this.deps.dcs.deleteLeader(obs.dcs.cluster.leader).catch(() => {});
     this.memory.leaderValidUntil = 0;
+    await this.deps.watchdog?.disable();
+  }
+
+  /** Why a restart request's filters do not match this node now, or null (Patroni restart_matches). */
+  restartFilterFailure(req: RestartRequest): string | null {
+    return restartFilterFailure(req, {
+      role: this.#role,
+      pendingRestart: this.#pg.pendingRestart,
+      serverVersion: this.#pg.serverVersion,
+    });
+  }
+
+  /** POST /restart with `schedule`: false when one is already scheduled. Published in the member key. */
+  scheduleRestart(req: RestartRequest & { schedule: string }): boolean {
+    if (this.#scheduledRestart) return false;
+    this.#scheduledRestart = toScheduled(req, this.#pg.postmasterStartTime);
+    this.wake();
+    return true;
+  }
+
+  /** DELETE /restart: false when nothing was scheduled. */
+  cancelScheduledRestart(): boolean {
+    const had = this.#scheduledRestart !== null;
+    this.#scheduledRestart = null;
+    if (had) this.wake();
+    return had;
+  }
+
+  /** Run a scheduled restart when due (inside a cycle; Patroni evaluate_scheduled_restart). */
+  async #evaluateScheduledRestart(): Promise<void> {
+    const s = this.#scheduledRestart;
+    if (!s || this.#asyncAction || this.dyn.current.pause || !this.#cluster?.leader) return;
+    const { log, clock } = this.deps;
+    const step = scheduledRestartStep(
+      s,
+      clock.now(),
+      this.dyn.current.loopWait,
+      this.#pg.postmasterStartTime,
+    );
+    if (step.kind === "wait") return;
+    this.#scheduledRestart = null;
+    if (step.kind === "stale") return log.warn(`Found a stale restart value, cleaning up: ${s.schedule}`);
+    if (step.kind === "cancelled") {
+      return log.info("Cancelling scheduled restart: postgres restarted since the request");
+    }
+    if (step.delayMs > 0) await clock.sleep(step.delayMs);
+    log.info(`Manual scheduled restart at ${s.schedule}`);
+    const req = fromScheduled(s);
+    const why = this.restartFilterFailure(req);
+    if (why) return log.info(`Scheduled restart skipped: ${why}`);
+    const r = await this.#restartNow(req.timeoutS);
+    if (r !== "ok") log.warn(`Scheduled restart failed: ${r}`);
   }
 
   /** REST /restart: restart PostgreSQL in its current role. Returns "ok" or Patroni's failure text. */
   restartPostgres(timeoutS?: number): Promise<string> {
     if (this.#asyncAction) return Promise.resolve(`${this.#asyncAction} already in progress`);
-    return this.exclusive(async () => {
-      const { pg, config } = this.deps;
-      const st = await pg.observe();
-      if (!st.running) return "postgres is not running";
-      this.#asyncAction = "restart";
-      this.#state = "restarting";
-      try {
-        this.#stoppedByUs = true;
-        await pg.stop("fast", config.postgresql.pgCtlTimeout);
-        this.#stoppedByUs = false;
-        const role = st.inRecovery === false ? "primary" : "replica";
-        const leader = this.#cluster?.leader
-          ? findMember(this.#cluster, this.#cluster.leader.name)
-          : undefined;
-        const upstream = role === "replica"
-          ? (leader && leader.name !== this.name
-            ? memberUpstreamFor(leader, this.name)
-            : standbySource(this.dyn.current))
-          : null;
-        const ok = await pg.start({
-          role,
-          upstream,
-          timeoutS: timeoutS ?? this.dyn.current.primaryStartTimeout,
-        });
-        this.#state = ok ? "running" : "restart failed";
-        if (ok) this.#hooks.emit("onRestart", this.#hookCtx("restart"));
-        return ok ? "ok" : "restart failed";
-      } finally {
-        this.#asyncAction = null;
+    return this.exclusive(() => this.#restartNow(timeoutS));
+  }
+
+  async #restartNow(timeoutS?: number): Promise<string> {
+    const { pg, config } = this.deps;
+    if (this.#asyncAction) return `${this.#asyncAction} already in progress`;
+    const st = await pg.observe();
+    if (!st.running) return "postgres is not running";
+    this.#asyncAction = "restart";
+    this.#state = "restarting";
+    try {
+      // The lock must outlive the restart: renew first (a primary restarts in place, keeping its lock).
+      const c = this.#cluster;
+      if (c?.leader?.name === this.name) await this.#renew(c.leader);
+      this.#stoppedByUs = true;
+      await pg.stop("fast", config.postgresql.pgCtlTimeout);
+      this.#stoppedByUs = false;
+      const role = st.inRecovery === false ? "primary" : "replica";
+      let upstream: Upstream | null = null;
+      if (role === "replica") {
+        // Same upstream as the HA loop would pick: replicatefrom member, leader, or the remote source.
+        upstream = c?.leader && c.leader.name !== this.name && this.#lastObs
+          ? wantedUpstream(this.#lastObs, c, c.leader.name)
+          : standbySource(this.dyn.current);
       }
-    });
+      const ok = await pg.start({
+        role,
+        upstream,
+        timeoutS: timeoutS ?? this.dyn.current.primaryStartTimeout,
+      });
+      this.#pg = await pg.observe();
+      this.#state = ok ? "running" : "restart failed";
+      if (ok) this.#hooks.emit("onRestart", this.#hookCtx("restart"));
+      return ok ? "ok" : "restart failed";
+    } finally {
+      this.#asyncAction = null;
+    }
   }
 
   /** REST /reload: re-apply configuration and reload PostgreSQL. */
@@ -822,23 +993,61 @@ export class HaAgent {
     this.#hooks.emit("onReload", this.#hookCtx("reload"));
   }
 
-  /** REST /reinitialize: wipe this replica and clone it again from the leader. */
-  reinitialize(): Promise<string> {
+  /**
+   * REST /reinitialize: stop this replica, wipe it and clone it again from a `clonefrom` member or the leader
+   * (`fromLeader`: always the leader). Returns "ok" once started; the clone runs in the background with its
+   * progress in `state` (stopping → creating replica → stopped), and the HA loop then starts it as a replica.
+   */
+  reinitialize(opts: { fromLeader?: boolean } = {}): Promise<string> {
     return this.exclusive(async () => {
-      const { pg, config } = this.deps;
+      const { pg, config, log } = this.deps;
+      if (this.#asyncAction) return `${this.#asyncAction} already in progress`;
       const c = this.#cluster;
-      const leader = c?.leader ? findMember(c, c.leader.name) : undefined;
-      const up = leader ? memberUpstreamFor(leader, this.name) : null;
-      if (!leader || !up) return "Cluster has no leader, can not reinitialize";
+      if (!c?.leader) return "Cluster has no leader, can not reinitialize";
+      if (c.leader.name === this.name) return "I am the leader, can not reinitialize";
+      const leader = findMember(c, c.leader.name);
+      const leaderUp = leader ? memberUpstreamFor(leader, this.name) : null;
+      const source = opts.fromLeader || !this.#lastObs
+        ? (leader && leaderUp ? { name: leader.name, upstream: { ...leaderUp, slot: undefined } } : null)
+        : pickCloneSource(this.#lastObs, c, c.leader.name);
+      if (!source) return "Cluster has no leader, can not reinitialize";
       this.#asyncAction = "reinitialize";
+      this.#state = "stopping";
+      this.#stoppedByUs = true;
+      await this.#touchMember();
       try {
-        this.#stoppedByUs = true;
         await pg.stop("immediate", config.postgresql.pgCtlTimeout);
         await pg.removeDataDirectory();
-      } finally {
+      } catch (e) {
         this.#asyncAction = null;
+        this.#state = "stopped";
+        return `reinitialize failed: ${e instanceof Error ? e.message : String(e)}`;
       }
-      this.wake();
+      this.#pg = await pg.observe();
+      this.#role = "uninitialized";
+      this.#state = "creating replica";
+      await this.#touchMember();
+      log.info(
+        `reinitializing: cloning from ${
+          source.name === c.leader.name ? "leader" : "replica"
+        } '${source.name}'`,
+      );
+      // The clone runs outside the cycle lock: cycles keep publishing the state meanwhile (asyncAction set).
+      (async () => {
+        try {
+          await pg.createReplica(source.upstream);
+          log.info(`replica reinitialized from ${source.name}`);
+          this.#role = "replica";
+        } catch (e) {
+          log.error(`reinitialize from ${source.name} failed`, {
+            error: e instanceof Error ? e.message : String(e),
+          });
+        } finally {
+          this.#state = "stopped";
+          this.#asyncAction = null;
+          this.wake();
+        }
+      })();
       return "ok";
     });
   }
@@ -856,10 +1065,13 @@ export class HaAgent {
     if (this.deps.observeOnly) return;
     if (this.dyn.current.pause) {
       log.info("Leader key is not deleted and Postgresql is not stopped due paused state");
+      await this.deps.watchdog?.disable();
       return;
     }
     this.#stoppedByUs = true;
     await pg.stop("fast", config.postgresql.pgCtlTimeout).catch(() => {});
+    // After the backends are gone: from here a hung agent can no longer serve writes.
+    await this.deps.watchdog?.disable();
     this.#hooks.emit("onStop", this.#hookCtx("shutdown"));
     try {
       const c = await dcs.getCluster();

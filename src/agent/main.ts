@@ -14,8 +14,9 @@ import { createLogger, type Logger } from "./log.ts";
 import { HaAgent } from "./ha_agent.ts";
 import { AgentController } from "./control.ts";
 import { httpPeerClient } from "./peers.ts";
-import { DynamicState } from "./dynamic_state.ts";
 import { createAgentHooks } from "./plugin_hooks.ts";
+import { Watchdog } from "./watchdog.ts";
+import { readDynamicCache, writeDynamicCache } from "./dynamic_cache.ts";
 
 function usage(): never {
   console.error("usage: pgwarden <config.ts|patroni.yml> [--observe-only]");
@@ -55,8 +56,8 @@ export async function main(args: string[]): Promise<void> {
   const observeOnly = args.includes("--observe-only") || config.observeOnly;
   const log = createLogger({ level: config.log.level, format: config.log.format });
 
-  const cachePath = `${config.postgresql.dataDir}/patroni.dynamic.json`;
-  const dynamic: DynamicConfig = (await DynamicState.readCache(cachePath)) ??
+  // The cluster's last known settings first, so a node can start while the DCS is down.
+  const dynamic: DynamicConfig = (await readDynamicCache(config.postgresql.dataDir)) ??
     fromPatroniDynamic(toPatroniDynamic(config.bootstrap.dcs));
   const dcs = await createDcs(config, {
     timings: { ttlS: dynamic.ttl, loopWaitS: dynamic.loopWait, retryTimeoutS: dynamic.retryTimeout },
@@ -68,6 +69,7 @@ export async function main(args: string[]): Promise<void> {
   });
 
   const pg = new PostgresManager(config, dynamic, log);
+  const watchdog = new Watchdog(config.watchdog, { ttl: dynamic.ttl, loopWait: dynamic.loopWait }, log);
   const hooks = await createAgentHooks(config, log, { configPath: path });
   const agent = new HaAgent({
     config,
@@ -80,22 +82,13 @@ export async function main(args: string[]): Promise<void> {
     dynamic,
     observeOnly,
     postmasterAlive: () => pg.postmasterAlive(),
+    watchdog,
     onFatal: (reason) => {
       log.error(`${reason}: exiting`);
-      Deno.exit(1);
+      // An armed watchdog closed without the magic character would reset the machine.
+      watchdog.disable().finally(() => Deno.exit(1));
     },
-    saveDynamicCache: async (d) => {
-      try {
-        const dir = await Deno.stat(config.postgresql.dataDir);
-        await Deno.writeTextFile(cachePath, JSON.stringify(toPatroniDynamic(d)));
-        // Owned like the rest of the data directory: pg_rewind and pg_basebackup run as the PostgreSQL user.
-        if (dir.uid !== null && dir.gid !== null && Deno.uid() === 0) {
-          await Deno.chown(cachePath, dir.uid, dir.gid);
-        }
-      } catch {
-        // data dir not there yet: nothing to cache into
-      }
-    },
+    saveDynamicCache: (d) => writeDynamicCache(config.postgresql.dataDir, d),
   });
   const control = new AgentController(agent, dcs);
   const api = await startApi(control, config);

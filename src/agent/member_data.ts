@@ -34,7 +34,16 @@ export function snakeTags(tags: Record<string, unknown>): Record<string, unknown
 
 export function buildMemberData(
   config: Config,
-  s: { state: string; role: string; pg: PgState | null; paused: boolean; checkpointAfterPromote?: boolean },
+  s: {
+    state: string;
+    role: string;
+    pg: PgState | null;
+    paused: boolean;
+    checkpointAfterPromote?: boolean;
+    watchdogFailed?: boolean;
+    /** Patroni `scheduled_restart`: `{schedule, postmaster_start_time, ...filters}`. */
+    scheduledRestart?: Record<string, unknown> | null;
+  },
 ): MemberData {
   const pg = s.pg;
   const tags = snakeTags(config.tags as Record<string, unknown>);
@@ -61,5 +70,7 @@ export function buildMemberData(
   if (Object.keys(tags).length) data.tags = tags;
   if (s.paused) data.pause = true;
   if (s.checkpointAfterPromote === false) data.checkpoint_after_promote = false;
+  if (s.watchdogFailed) data.watchdog_failed = true;
+  if (s.scheduledRestart) data.scheduled_restart = { ...s.scheduledRestart };
   return data;
 }

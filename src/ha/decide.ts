@@ -148,7 +148,7 @@ function emptyDataDir(o: Observation, c: ClusterSnapshot): Partial {
   return none("waiting_bootstrap", "waiting for leader to bootstrap");
 }
 
-function pickCloneSource(
+export function pickCloneSource(
   o: Observation,
   c: ClusterSnapshot,
   leader: string,
@@ -192,6 +192,14 @@ function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
         "removed leader key after trying and failing to start postgres",
       );
     }
+    // A standby leader keeps following the remote primary (reference §5).
+    if (o.standbyCluster) {
+      return act(
+        { type: "start", role: "replica", upstream: o.standbyCluster, timeoutS },
+        "start_standby_leader",
+        "starting as a standby leader because i had the session lock",
+      );
+    }
     // Only a data directory that last ran as primary may start as primary: starting a replica's data dir
     // without recovery would write on the old timeline. It starts read-only and is promoted next cycle.
     if (!WAS_PRIMARY.has(o.pg.controlState ?? "")) {
@@ -216,7 +224,7 @@ function pgNotRunning(o: Observation, c: ClusterSnapshot): Partial {
 }
 
 /** Where this node should stream from: replicatefrom member, the leader, the remote source, or nowhere. */
-function wantedUpstream(o: Observation, c: ClusterSnapshot, leader: string): Upstream | null {
+export function wantedUpstream(o: Observation, c: ClusterSnapshot, leader: string): Upstream | null {
   if (o.tags.nostream) return null;
   if (o.tags.replicatefrom && o.tags.replicatefrom !== o.name) {
     const m = findMember(c, o.tags.replicatefrom);
@@ -237,6 +245,15 @@ function holdingLock(o: Observation, c: ClusterSnapshot): Partial {
       { type: "release_lock" },
       "paused_not_primary",
       "removed leader lock because postgres is not running as primary",
+    );
+  }
+  if (standbyLeader && isPrimaryPg(o) && !o.dynamic.pause) {
+    // standby_cluster was added: the primary becomes the standby leader of the remote primary, keeping the
+    // lock (Patroni's demote-cluster: fast stop, restart following the remote source).
+    return act(
+      { type: "demote", mode: "offline", stop: "fast", releaseLock: false, upstream: o.standbyCluster },
+      "demote_cluster",
+      "demoting primary to a standby leader because the cluster became a standby cluster",
     );
   }
   const promote = o.pg.inRecovery === true && !standbyLeader;
@@ -381,7 +398,7 @@ function failoverPossible(o: Observation, c: ClusterSnapshot): boolean {
 function followingLeader(o: Observation, c: ClusterSnapshot, leader: string): Partial {
   const me = o.name;
   const upstream = wantedUpstream(o, c, leader);
-  if (isPrimaryPg(o) && o.standbyCluster === null) {
+  if (isPrimaryPg(o)) {
     if (o.dynamic.pause) {
       return none("paused_primary_without_lock", "continue to run as primary without lock");
     }

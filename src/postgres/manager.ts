@@ -705,7 +705,7 @@ export class PostgresManager implements PostgresPort {
     });
   }
 
-  async createReplica(source: Upstream & { connUrl?: string }): Promise<void> {
+  async createReplica(source: Upstream & { connUrl?: string; methods?: string[] }): Promise<void> {
     if (await exists(`${this.dataDir}/PG_VERSION`)) {
       throw new PgStateError(`Cannot create a replica: "${this.dataDir}" already holds a cluster`);
     }
@@ -716,7 +716,8 @@ export class PostgresManager implements PostgresPort {
     await this.#writePgpass();
     const repl = this.config.postgresql.authentication.replication;
     const hasSource = source.host !== "" && source.port > 0;
-    const used = await runReplicaMethods(this.replicaMethods, this.config.postgresql.createReplicaMethods, {
+    const methods = source.methods?.length ? source.methods : this.config.postgresql.createReplicaMethods;
+    const used = await runReplicaMethods(this.replicaMethods, methods, {
       dataDir: this.dataDir,
       scope: this.config.scope,
       conninfo: hasSource ? this.#sourceConninfo(source, "replication") : null,
@@ -733,9 +734,7 @@ export class PostgresManager implements PostgresPort {
     });
     if (!used) {
       throw new PgStateError(
-        `Cannot create a replica: every method failed (${
-          this.config.postgresql.createReplicaMethods.join(", ")
-        })`,
+        `Cannot create a replica: every method failed (${methods.join(", ")})`,
       );
     }
     this.#recovery = undefined;

@@ -75,8 +75,11 @@ export interface PostgresPort {
   observe(): Promise<PgState>;
   /** initdb with bootstrap.initdb options, render config, start, create users, run post_bootstrap. */
   bootstrap(): Promise<void>;
-  /** Clone from a running member (pg_basebackup or a configured replica method). */
-  createReplica(source: Upstream & { connUrl?: string }): Promise<void>;
+  /**
+   * Clone from a running member (pg_basebackup or a configured replica method). `methods` overrides
+   * `create_replica_methods` (a standby cluster's own list for cloning the remote primary).
+   */
+  createReplica(source: Upstream & { connUrl?: string; methods?: string[] }): Promise<void>;
   /** Render postgresql.conf (+ recovery settings) and start; resolves when accepting or on timeout. */
   start(opts: StartOptions): Promise<boolean>;
   stop(mode: StopMode, timeoutS: number): Promise<boolean>;
