@@ -37,6 +37,7 @@ import {
   toScheduled,
 } from "./scheduled_restart.ts";
 import { DynamicState } from "./dynamic_state.ts";
+import { SyncExecutor } from "./sync_executor.ts";
 import type { Watchdog } from "./watchdog.ts";
 
 export interface HaAgentDeps {
@@ -115,10 +116,20 @@ export class HaAgent {
   /** The dynamic config changed and is not in `<data_dir>/patroni.dynamic.json` yet. */
   #cacheDirty = false;
   readonly #hooks: AgentHooks;
+  /** synchronous_mode: SSN and the `sync` key (primary housekeeping, pre-promote). */
+  readonly #sync: SyncExecutor;
 
   constructor(readonly deps: HaAgentDeps) {
     this.dyn = new DynamicState(deps.dynamic, deps.log);
     this.#hooks = deps.hooks ?? noHooks;
+    this.#sync = new SyncExecutor({
+      name: deps.config.name,
+      dcs: deps.dcs,
+      pg: deps.pg,
+      clock: deps.clock,
+      log: deps.log,
+      settleMs: 100,
+    });
   }
 
   get name(): string {
@@ -553,6 +564,7 @@ export class HaAgent {
     this.memory.startedPg = true;
     // Do not block the loop for the whole start timeout: the holder must keep renewing its lock.
     const waitS = Math.max(1, Math.min(timeoutS, Math.floor(this.dyn.current.ttl / 2)));
+    if (role === "primary" && c) await this.#sync.beforeStartAsPrimary(c, this.dyn.current);
     const ok = await pg.start({ role, upstream, timeoutS: waitS });
     if (ok) {
       this.#state = "running";
@@ -673,6 +685,8 @@ export class HaAgent {
       this.memory.leaderValidUntil = 0;
       return;
     }
+    // Synchronous modes: take over `sync` and SSN first; a lost CAS postpones the promotion.
+    if (obs.dcs.ok && !(await this.#sync.prePromote(obs.dcs.cluster, this.dyn.current))) return;
     const oldTl = obs.pg.timeline ?? 1;
     const lsn = obs.pg.xlogLocation;
     this.#role = "promoted";
@@ -787,6 +801,9 @@ export class HaAgent {
         this.deps.log.warn("leader housekeeping step failed", { error: String(r.reason) });
       }
     }
+    if (st.running && st.accepting && st.inRecovery === false && standbySource(this.dyn.current) === null) {
+      await this.#sync.process(c, this.dyn.current, st);
+    }
     void obs;
   }
 
@@ -847,6 +864,13 @@ export class HaAgent {
     obs: Observation,
   ): Promise<void> {
     const { pg, dcs, log, config } = this.deps;
+    const held = obs.dcs.ok && obs.dcs.cluster.leader?.name === this.name ? obs.dcs.cluster.leader : null;
+    if (mode === "graceful" && held && !(await this.#renew(held))) {
+      // Like Patroni, renew before acting on a switchover: the checkpoint and stop below may take long, and
+      // another member must not get the lock while we are still writable.
+      log.info("demoted self because failed to update leader lock in DCS");
+      [mode, stop, releaseLock] = ["immediate-nolock", "immediate", false];
+    }
     log.info(`Demoting self (${mode})`);
     if (mode === "graceful") {
       const veto = await this.#hooks.beforeDemote(this.#hookCtx("switchover"));
