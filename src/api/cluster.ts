@@ -31,6 +31,11 @@ export interface ClusterJson {
   scope?: string;
   pause?: true;
   scheduled_switchover?: { at: string; from?: string; to?: string };
+  /**
+   * pgwarden addition on a Citus coordinator: the worker groups, by group number (`members` above is group
+   * 0). Patroni's `/cluster` shows the own group only; clients that do not know the key ignore it.
+   */
+  citus_groups?: (ClusterJson & { group: number })[];
 }
 
 /** The cluster-wide settings in effect for a snapshot: its `config` key if valid, else `fallback`. */
@@ -139,7 +144,12 @@ export async function getCluster(control: AgentControl): Promise<ApiResponse> {
   const s = await freshCluster(control);
   if (isResponse(s)) return s;
   const view = control.view();
-  return jsonResponse(200, { ...clusterAsJson(s, view.dynamic), scope: view.config.scope });
+  const out: ClusterJson = { ...clusterAsJson(s, view.dynamic), scope: view.config.scope };
+  if (s.groups?.size) {
+    out.citus_groups = [...s.groups].sort(([a], [b]) => a - b)
+      .map(([group, g]) => ({ group, ...clusterAsJson(g, view.dynamic) }));
+  }
+  return jsonResponse(200, out);
 }
 
 /** `GET /history`: the cached view when fresh, else a DCS read. */

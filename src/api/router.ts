@@ -29,6 +29,7 @@ import {
   postSigterm,
 } from "./operations.ts";
 import { statusDocument } from "./status_doc.ts";
+import { getUi } from "./ui.ts";
 import { deleteSwitchover, type PeerStatusFetcher, postFailover } from "./switchover.ts";
 
 export interface ApiContext {
@@ -51,6 +52,7 @@ const SAFE: Record<string, Handler> = {
   "GET config": (ctx) => getConfig(ctx.control, now(ctx)),
   "GET failsafe": (ctx) => getFailsafe(ctx.control),
   "GET explain": (ctx) => getExplain(ctx.control.view()),
+  "GET ui": (ctx, req) => getUi(ctx.control.view(), req.query),
   "GET liveness": (ctx) => bareResponse(livenessStatus(ctx.control.view(), now(ctx))),
   "GET readiness": (ctx, req) => bareResponse(readinessStatus(ctx.control.view(), req.query, now(ctx))),
   "GET metrics": async (ctx) => ({

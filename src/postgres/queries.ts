@@ -133,8 +133,8 @@ export async function observeQuery(sql: Sql): Promise<ObservedRow> {
 
 export async function replicationRows(sql: Sql): Promise<ReplicationRow[]> {
   const rows = await sql.unsafe(`
-    SELECT usename::text, application_name, client_addr::text, state, sync_state, sync_priority,
-      write_lsn::text, flush_lsn::text, replay_lsn::text
+    SELECT usename::text, application_name, host(client_addr) AS client_addr, state, sync_state,
+      sync_priority, write_lsn::text, flush_lsn::text, replay_lsn::text
     FROM pg_stat_replication ORDER BY application_name`);
   return (rows as Row[]).map((r) => {
     const row: ReplicationRow = {
@@ -155,15 +155,40 @@ export async function replicationRows(sql: Sql): Promise<ReplicationRow[]> {
   });
 }
 
+/**
+ * Recovery settings live in postgresql.conf only while in recovery: dropping them at promotion marks the
+ * postmaster-context ones (`recovery_target_timeline`, ...) pending, which no restart is needed for. Patroni
+ * leaves them out of its pending-restart check too.
+ */
+export const RECOVERY_PARAMETERS = [
+  "archive_cleanup_command",
+  "primary_conninfo",
+  "primary_slot_name",
+  "promote_trigger_file",
+  "recovery_end_command",
+  "recovery_min_apply_delay",
+  "recovery_target",
+  "recovery_target_action",
+  "recovery_target_inclusive",
+  "recovery_target_lsn",
+  "recovery_target_name",
+  "recovery_target_time",
+  "recovery_target_timeline",
+  "recovery_target_xid",
+  "restore_command",
+] as const;
+
 /** Settings whose new value (in the files) needs a restart: name → {old_value, new_value}. */
 export async function pendingRestart(
   sql: Sql,
 ): Promise<Record<string, { old_value: string; new_value: string }>> {
+  // The names are our own constants (identifier characters only), so they can be inlined as literals.
+  const recovery = RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ");
   const rows = await sql.unsafe(`
     SELECT s.name, current_setting(s.name) AS old_value,
       (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1)
         AS new_value
-    FROM pg_settings s WHERE s.pending_restart ORDER BY s.name`);
+    FROM pg_settings s WHERE s.pending_restart AND s.name NOT IN (${recovery}) ORDER BY s.name`);
   const out: Record<string, { old_value: string; new_value: string }> = {};
   for (const r of rows as Row[]) {
     out[String(r.name)] = { old_value: str(r.old_value) ?? "", new_value: str(r.new_value) ?? "" };
