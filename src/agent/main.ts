@@ -15,6 +15,8 @@ import { HaAgent } from "./ha_agent.ts";
 import { AgentController } from "./control.ts";
 import { httpPeerClient } from "./peers.ts";
 import { createAgentHooks } from "./plugin_hooks.ts";
+import { CitusMember } from "../citus/member.ts";
+import type { AgentView } from "./status.ts";
 import { Watchdog } from "./watchdog.ts";
 import { readDynamicCache, writeDynamicCache } from "./dynamic_cache.ts";
 
@@ -71,6 +73,20 @@ export async function main(args: string[]): Promise<void> {
   const pg = new PostgresManager(config, dynamic, log);
   const watchdog = new Watchdog(config.watchdog, { ttl: dynamic.ttl, loopWait: dynamic.loopWait }, log);
   const hooks = await createAgentHooks(config, log, { configPath: path });
+  // Citus (not in observe-only mode: it writes the Citus catalog): watches the agent's view, and on workers
+  // tells the coordinator about primary changes through the hooks.
+  const citus: CitusMember | null = config.citus && !observeOnly
+    ? new CitusMember({
+      config,
+      view: (): AgentView => agent.view(),
+      dcs,
+      openCoordinatorDcs: () =>
+        createDcs({ ...config, citus: { ...config.citus!, group: 0 } }, {
+          timings: { ttlS: dynamic.ttl, loopWaitS: dynamic.loopWait, retryTimeoutS: dynamic.retryTimeout },
+        }),
+      log,
+    })
+    : null;
   const agent = new HaAgent({
     config,
     dcs,
@@ -78,7 +94,7 @@ export async function main(args: string[]): Promise<void> {
     peers: httpPeerClient({ auth: config.restapi.authentication }),
     clock: realClock,
     log,
-    hooks,
+    hooks: citus ? citus.hooks(hooks) : hooks,
     dynamic,
     observeOnly,
     postmasterAlive: () => pg.postmasterAlive(),
@@ -91,7 +107,10 @@ export async function main(args: string[]): Promise<void> {
     saveDynamicCache: (d) => writeDynamicCache(config.postgresql.dataDir, d),
   });
   const control = new AgentController(agent, dcs);
-  const api = await startApi(control, config);
+  const api = await startApi(
+    citus ? Object.assign(control, { citusEvent: (b: Record<string, unknown>) => citus.citusEvent(b) }) : control,
+    config,
+  );
   log.info(
     `pgwarden ${config.name} in cluster ${config.scope}: REST API on ${config.restapi.listen}` +
       (observeOnly ? " (observe-only: no changes will be made)" : ""),
@@ -107,6 +126,7 @@ export async function main(args: string[]): Promise<void> {
     agent.wake();
     await agent.exclusive(() => agent.shutdown());
     await hooks.close?.();
+    await citus?.close();
     await api.close();
     await dcs.close();
     Deno.exit(0);
@@ -117,6 +137,7 @@ export async function main(args: string[]): Promise<void> {
     log.info("received SIGHUP, reloading");
     agent.reloadPostgres().catch((e) => log.warn("reload failed", { error: String(e) }));
   });
+  citus?.start();
   await agent.run(stop.signal);
   // Keep the process until shutdown finishes.
   await new Promise(() => {});

@@ -8,6 +8,7 @@
  * `permissions` section (extra grants), e.g. `permissions: { net: ["10.0.0.12", "10.0.0.13"] }`.
  */
 import { KILL_BINARIES } from "../postgres/process.ts";
+import { citusLibraryPaths } from "../citus/library.ts";
 import { libcCandidates } from "../agent/watchdog_linux.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -231,6 +232,8 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
   );
   rw(config.log.dir);
   p.add("read", abs(pg.customConf));
+  // Citus is preloaded only when its library is installed: the agent looks for it.
+  if (config.citus && pg.binDir) p.add("read", ...citusLibraryPaths(abs(pg.binDir)!));
   // Whether the postmaster named in postmaster.pid is alive, and signalling it: Deno allows neither /proc nor
   // kill(2) on other processes without unrestricted run permission, so the agent runs `kill` by path.
   for (const k of KILL_BINARIES) if (existsSync(k)) p.add("run", k);

@@ -50,6 +50,11 @@ export interface ParamsInput {
   majorVersion: number;
   /** Managed `synchronous_standby_names`: undefined = not managed, null = none. */
   synchronousStandbyNames?: string | null;
+  /**
+   * With `citus` configured: whether the Citus library is installed (default true). When it is not, `citus` is
+   * not put into `shared_preload_libraries` (PostgreSQL would refuse to start); the other Citus settings stay.
+   */
+  citusLibrary?: boolean;
 }
 
 export interface ParamsResult {
@@ -154,7 +159,6 @@ export function effectiveParameters(input: ParamsInput): ParamsResult {
     }
   }
   merged.hot_standby = "on";
-  if (config.citus) merged.wal_level = "logical";
   if (config.postgresql.usePgRewind || dynamic?.postgresql.usePgRewind) merged.wal_log_hints = "on";
 
   // wal_keep_segments (PG < 13) and wal_keep_size (PG >= 13) are translated at 16 MB per segment.
@@ -187,10 +191,34 @@ export function effectiveParameters(input: ParamsInput): ParamsResult {
     // socket file it finds there. /tmp is always writable, and socket names carry the port.
     merged.unix_socket_directories = "/tmp";
   }
+  if (config.citus) citusParameters(merged, input, warnings);
   if (input.synchronousStandbyNames !== undefined) {
     merged.synchronous_standby_names = input.synchronousStandbyNames ?? "";
   }
   return { parameters: sortKeys(merged), warnings };
+}
+
+/**
+ * Settings a Citus node needs (Patroni's): `citus` first in `shared_preload_libraries`, prepared transactions
+ * for two-phase commit (2 x max_connections unless set), logical WAL (shard moves use logical replication) and
+ * `citus.local_hostname`, the host Citus uses to connect to its own server, the same one the agent uses.
+ */
+function citusParameters(merged: GucMap, input: ParamsInput, warnings: string[]): void {
+  const others = String(merged.shared_preload_libraries ?? "").split(",").map((l) => l.trim())
+    .filter((l) => l && l !== "citus");
+  if (input.citusLibrary === false) {
+    warnings.push("Citus is not installed (no citus library): not adding it to shared_preload_libraries");
+  } else others.unshift("citus");
+  if (others.length) merged.shared_preload_libraries = others.join(",");
+  else delete merged.shared_preload_libraries;
+  if (Number(merged.max_prepared_transactions) === 0) {
+    merged.max_prepared_transactions = 2 * Number(merged.max_connections);
+  }
+  merged.wal_level = "logical";
+  const pg = input.config.postgresql;
+  merged["citus.local_hostname"] = pg.useUnixSocket
+    ? String(merged.unix_socket_directories ?? "/var/run/postgresql").split(",")[0]!.trim()
+    : localHost(pg.listen);
 }
 
 function sortKeys(m: GucMap): GucMap {

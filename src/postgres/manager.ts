@@ -56,6 +56,7 @@ import {
   recordEnd,
 } from "./rewind.ts";
 import { syncPhysicalSlots } from "./slots.ts";
+import { citusLibraryPaths } from "../citus/library.ts";
 
 export type { LogFn } from "./replica.ts";
 
@@ -357,9 +358,23 @@ export class PostgresManager implements PostgresPort {
       dynamic: this.#dynamic,
       majorVersion: this.#majorCache ?? 15,
       ...(this.#ssn !== undefined ? { synchronousStandbyNames: this.#ssn } : {}),
+      ...(this.config.citus ? { citusLibrary: this.#citusInstalled() } : {}),
     });
   }
   #majorCache: number | null = null;
+  #citusLibrary: boolean | undefined;
+
+  /** Whether the Citus library is installed next to these binaries (it is only preloaded when it is). */
+  #citusInstalled(): boolean {
+    this.#citusLibrary ??= citusLibraryPaths(this.config.postgresql.binDir).some((p) => {
+      try {
+        return Deno.statSync(p).isFile;
+      } catch {
+        return false;
+      }
+    });
+    return this.#citusLibrary;
+  }
 
   /** Rename initdb's postgresql.conf to postgresql.base.conf once (Patroni's layout). */
   async #ensureBaseConf(): Promise<void> {

@@ -45,6 +45,12 @@ export interface ClusterOptions {
   etcdHosts?: (etcd: Awaited<ReturnType<typeof startEtcd>>, i: number) => string[];
   /** Extra pg_hba lines (e.g. for addresses other than 127.0.0.1). */
   hbaExtra?: string[];
+  /** An etcd shared with other clusters (Citus groups share one scope): not stopped by `stop()`. */
+  etcd?: Awaited<ReturnType<typeof startEtcd>>;
+  /** Member names are `<namePrefix><i+1>` (default `node`). */
+  namePrefix?: string;
+  /** Extra snake_case keys merged into every node's `bootstrap` section (e.g. `post_bootstrap`). */
+  bootstrapExtra?: Record<string, unknown>;
 }
 
 export class TestNode {
@@ -160,13 +166,13 @@ export class TestNode {
   }
 
   /** A client over TCP to `host`, or over the Unix socket in /tmp with `socket` (works across netns). */
-  sql(opts: { timeoutS?: number; socket?: boolean } = {}) {
+  sql(opts: { timeoutS?: number; socket?: boolean; database?: string } = {}) {
     return postgres({
       host: opts.socket ? "/tmp" : this.host,
       port: this.pgPort,
       user: "postgres",
       password: "postgres",
-      database: "postgres",
+      database: opts.database ?? "postgres",
       connect_timeout: opts.timeoutS ?? 3,
       max: 1,
       onnotice: () => {},
@@ -180,7 +186,11 @@ export class TestCluster {
     readonly dir: string,
     readonly etcd: Awaited<ReturnType<typeof startEtcd>>,
     readonly nodes: TestNode[],
-    readonly opts: Required<Pick<ClusterOptions, "ttl" | "loopWait" | "retryTimeout">> & { scope: string },
+    readonly opts: Required<Pick<ClusterOptions, "ttl" | "loopWait" | "retryTimeout">> & {
+      scope: string;
+      /** The etcd belongs to this cluster (stopped with it); false when shared. */
+      ownsEtcd?: boolean;
+    },
   ) {}
 
   node(name: string): TestNode {
@@ -256,7 +266,7 @@ export class TestCluster {
         } catch { /* gone */ }
       }
     }
-    await this.etcd.stop();
+    if (this.opts.ownsEtcd !== false) await this.etcd.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
@@ -281,10 +291,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
   const scope = o.scope ?? `t${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "pgwarden-cluster-" });
   await Deno.chmod(dir, 0o755);
-  const etcd = await startEtcd();
+  const etcd = o.etcd ?? await startEtcd();
   const nodes: TestNode[] = [];
   for (let i = 0; i < n; i++) {
-    const name = `node${i + 1}`;
+    const name = `${o.namePrefix ?? "node"}${i + 1}`;
     const pgPort = freePort();
     const apiPort = freePort();
     const dataDir = `${dir}/${name}`;
@@ -305,6 +315,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
           ...o.dcs,
         },
         initdb: [{ encoding: "UTF8" }, "data-checksums"],
+        ...o.bootstrapExtra,
       },
       postgresql: {
         listen: `${host}:${pgPort}`,
@@ -338,7 +349,13 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
       }),
     );
   }
-  const cluster = new TestCluster(dir, etcd, nodes, { ttl, loopWait, retryTimeout, scope });
+  const cluster = new TestCluster(dir, etcd, nodes, {
+    ttl,
+    loopWait,
+    retryTimeout,
+    scope,
+    ownsEtcd: !o.etcd,
+  });
   try {
     if (o.sequential) {
       nodes[0]!.start();
