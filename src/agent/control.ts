@@ -19,6 +19,10 @@ export class AgentController implements AgentControl {
     this.agent.wake();
   }
 
+  validateParameters(params: Record<string, unknown>): string[] {
+    return this.agent.parameterProblems(params);
+  }
+
   async restart(req: RestartRequest): Promise<Outcome> {
     if (req.schedule) {
       if (this.agent.view().paused) {

@@ -20,12 +20,18 @@ export class DynamicState {
     return this.#current;
   }
 
-  /** Adopt the cluster's config key when it changed and is valid. Returns true when it changed. */
-  update(cluster: ClusterSnapshot): boolean {
+  /**
+   * Adopt the cluster's config key when it changed and is valid. Returns true when it changed. `problems`
+   * checks what the schema cannot (parameter values against the server): any problem rejects the whole
+   * document, so a configuration is never half applied.
+   */
+  update(cluster: ClusterSnapshot, problems?: (d: DynamicConfig) => string[]): boolean {
     const raw = cluster.config ? JSON.stringify(cluster.config.value) : null;
     if (raw === null || raw === this.#lastRaw) return false;
     try {
       const parsed = fromPatroniDynamic(cluster.config!.value);
+      const bad = problems?.(parsed) ?? [];
+      if (bad.length) throw new Error(bad.join("; "));
       const t = adjustTimings(parsed);
       this.#current = { ...parsed, ...t };
       this.#lastRaw = raw;

@@ -19,6 +19,12 @@ import type {
 import { decide, pickCloneSource, wantedUpstream } from "../ha/decide.ts";
 import { findMember, memberUpstream as memberUpstreamFor } from "../ha/members.ts";
 import { memberSlotsFor } from "../ha/slot_plan.ts";
+import {
+  GUC_CATALOG_SQL,
+  type GucSetting,
+  parameterProblems,
+  parseCatalog,
+} from "../postgres/guc_validate.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
 import { initialMemory } from "../ha/types.ts";
 import type { PgState, PostgresPort, Upstream } from "../postgres/port.ts";
@@ -113,6 +119,7 @@ export class HaAgent {
   #cascadeSlots = false;
   #scheduledRestart: ScheduledRestart | null = null;
   #lastObs: Observation | null = null;
+  #gucCatalog: { version: number; settings: Map<string, GucSetting> } | null = null;
   /** The dynamic config changed and is not in `<data_dir>/patroni.dynamic.json` yet. */
   #cacheDirty = false;
   readonly #hooks: AgentHooks;
@@ -285,7 +292,9 @@ export class HaAgent {
       // another member holding the lock ends it.
       const fs = this.memory.failsafeLeader;
       if (cluster.leader && fs && cluster.leader.name !== fs.name) this.memory.failsafeLeader = null;
-      if (this.dyn.update(cluster)) this.#applyDynamic();
+      if (this.dyn.update(cluster, (d) => this.parameterProblems(d.postgresql.parameters))) {
+        this.#applyDynamic();
+      }
       if (cluster.leader) {
         this.memory.lastMembersWithLeader = cluster.members.map((m) => m.name);
         this.#membersWithLeader = cluster.members;
@@ -298,6 +307,7 @@ export class HaAgent {
     }
     this.#pg = await pg.observe();
     this.#trackPgLiveness(now);
+    await this.#loadGucCatalog();
     const cluster = dcsRes.ok ? dcsRes.cluster : null;
     const needPeers = cluster &&
       (!cluster.leader || (cluster.failover && Object.keys(cluster.failover.value).length > 0) ||
@@ -393,6 +403,23 @@ export class HaAgent {
     } catch (e) {
       this.deps.log.warn("failed to update member key", { error: String(e) });
     }
+  }
+
+  /** The server's parameter catalog (pg_settings), to check dynamic parameters before they are written. */
+  async #loadGucCatalog(): Promise<void> {
+    const v = this.#pg.serverVersion;
+    if (!this.#pg.accepting || v === null || this.#gucCatalog?.version === v) return;
+    try {
+      this.#gucCatalog = { version: v, settings: parseCatalog(await this.deps.pg.query(GUC_CATALOG_SQL)) };
+    } catch (e) {
+      this.deps.log.debug(`could not read pg_settings: ${String(e)}`);
+    }
+  }
+
+  /** Problems of dynamic `parameters` against the local server (none known before it ever ran). */
+  parameterProblems(params: Record<string, unknown>): string[] {
+    const cat = this.#gucCatalog?.settings;
+    return cat && cat.size ? parameterProblems(params, cat) : [];
   }
 
   /** Keep `<data_dir>/patroni.dynamic.json` current once there is a data directory to keep it in. */

@@ -86,6 +86,8 @@ export interface AgentControl {
   acceptFailsafe(
     body: { name: string; conn_url?: string; api_url?: string; slots?: Record<string, number> },
   ): number | null;
+  /** Problems of dynamic `postgresql.parameters` values against this node's PostgreSQL (PATCH/PUT /config). */
+  validateParameters?(params: Record<string, unknown>): string[];
   /** POST /citus from a worker (coordinator leader only). */
   citusEvent?(body: Record<string, unknown>): Promise<{ status: number; message: string }>;
 }

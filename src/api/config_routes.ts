@@ -151,6 +151,17 @@ export function validateDynamic(doc: Json): string | null {
   }
 }
 
+/**
+ * Parameter values this node's PostgreSQL would reject (checked against its pg_settings): refused before the
+ * write, since every member would otherwise skip the document.
+ */
+function parameterProblems(control: AgentControl, doc: Json): string | null {
+  const pg = doc.postgresql;
+  const params = isObject(pg) && isObject(pg.parameters) ? pg.parameters : {};
+  const problems = control.validateParameters?.(params) ?? [];
+  return problems.length ? `invalid configuration: postgresql.parameters: ${problems.join("; ")}` : null;
+}
+
 async function readCluster(control: AgentControl): Promise<ClusterSnapshot | ApiResponse> {
   try {
     return await control.dcs.getCluster();
@@ -177,7 +188,7 @@ export async function patchConfigRoute(control: AgentControl, req: ApiRequest): 
   if (isResponse(s)) return s;
   if (!s.config) return errorResponse(503, "the configuration key is missing in the DCS");
   const { result, changed } = patchConfig(s.config.value, body);
-  const invalid = validateDynamic(result);
+  const invalid = validateDynamic(result) ?? parameterProblems(control, result);
   if (invalid) return errorResponse(400, invalid);
   if (isDryRun(req)) {
     return jsonResponse(
@@ -205,7 +216,7 @@ export async function patchConfigRoute(control: AgentControl, req: ApiRequest): 
 /** `PUT /config`: replace the document (no version check), only when it differs. */
 export async function putConfigRoute(control: AgentControl, req: ApiRequest): Promise<ApiResponse> {
   const body = readJsonObject(req);
-  const invalid = validateDynamic(body);
+  const invalid = validateDynamic(body) ?? parameterProblems(control, body);
   if (invalid) return errorResponse(400, invalid);
   const s = await readCluster(control);
   if (isResponse(s)) return s;

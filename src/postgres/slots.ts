@@ -68,7 +68,9 @@ export function planSlots(existing: SlotRow[], wanted: string[], ignore: IgnoreS
 
 export async function listSlots(sql: Sql): Promise<SlotRow[]> {
   const rows = await sql.unsafe(
-    `SELECT slot_name::text, slot_type, database::text, plugin::text, active FROM pg_replication_slots`,
+    // Temporary slots (pg_basebackup's) belong to their session and vanish with it: never ours to manage.
+    `SELECT slot_name::text, slot_type, database::text, plugin::text, active FROM pg_replication_slots
+      WHERE NOT temporary`,
   );
   return (rows as Record<string, unknown>[]).map((r) => ({
     slot_name: String(r.slot_name),
