@@ -194,7 +194,13 @@ export class PostgresManager implements PostgresPort {
     };
     try {
       state.dataDirEmpty = !(await exists(`${this.dataDir}/PG_VERSION`));
-      if (state.dataDirEmpty) return state;
+      if (state.dataDirEmpty) {
+        const orphan = await this.ctl.killOrphan();
+        if (orphan !== null) {
+          this.#log("warning", `data directory is empty but PostgreSQL (pid ${orphan}) was running: killed it`);
+        }
+        return state;
+      }
       const [pid, cd] = await Promise.all([this.ctl.postmasterPid(), this.controlData().catch(() => null)]);
       if (cd) {
         state.sysid = cd.sysid;

@@ -116,8 +116,26 @@ export class PgCtl {
     }
     if (!pf) return null;
     const viaProc = procVerdict(pf.pid, this.dataDir);
-    if (viaProc !== "unknown") return viaProc ? pf.pid : null;
-    return (await processAlive(pf.pid)) ? pf.pid : null;
+    const alive = viaProc !== "unknown" ? viaProc : await processAlive(pf.pid);
+    if (alive) this.#lastPid = pf.pid;
+    return alive ? pf.pid : null;
+  }
+
+  /** The last postmaster seen alive: still known after its data directory (and pid file) was removed. */
+  #lastPid: number | null = null;
+
+  /**
+   * The data directory vanished under a running postmaster (Patroni then stops it `immediate`): kill the
+   * postmaster last seen alive, which would otherwise keep the port and block the re-clone until it notices
+   * its lost lock file (up to a minute). Returns its PID, or null when there was none.
+   */
+  async killOrphan(): Promise<number | null> {
+    const pid = this.#lastPid;
+    this.#lastPid = null;
+    if (pid === null || !(await processAlive(pid))) return null;
+    await signalProcess(-pid, "SIGKILL");
+    await signalProcess(pid, "SIGKILL");
+    return pid;
   }
 
   /** `pg_ctl status`: 0 running, 3 not running, 4 no valid data directory. */

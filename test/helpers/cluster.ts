@@ -45,6 +45,8 @@ export interface ClusterOptions {
   etcdHosts?: (etcd: Awaited<ReturnType<typeof startEtcd>>, i: number) => string[];
   /** Extra pg_hba lines (e.g. for addresses other than 127.0.0.1). */
   hbaExtra?: string[];
+  /** The DCS section(s) of every node's YAML instead of `etcd3` (e.g. `{ consul: { host } }`). */
+  dcsSection?: Record<string, unknown>;
   /** An etcd shared with other clusters (Citus groups share one scope): not stopped by `stop()`. */
   etcd?: Awaited<ReturnType<typeof startEtcd>>;
   /** Member names are `<namePrefix><i+1>` (default `node`). */
@@ -81,10 +83,11 @@ export class TestNode {
       stderr: "piped",
     });
     this.proc = cmd.spawn();
-    for (const s of [this.proc.stdout, this.proc.stderr]) this.#collect(s);
+    for (const s of [this.proc.stdout, this.proc.stderr]) this.collect(s);
   }
 
-  async #collect(s: ReadableStream<Uint8Array>) {
+  /** Keep the process output lines (and echo them with PGWARDEN_TEST_LOGS). */
+  protected async collect(s: ReadableStream<Uint8Array>) {
     let buf = "";
     try {
       for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
@@ -303,7 +306,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<TestCluster>
     const cfg: Record<string, unknown> = {
       scope,
       name,
-      etcd3: { hosts: o.etcdHosts?.(etcd, i) ?? [etcd.endpoint] },
+      ...(o.dcsSection ?? { etcd3: { hosts: o.etcdHosts?.(etcd, i) ?? [etcd.endpoint] } }),
       restapi: { listen: `${host}:${apiPort}`, connect_address: `${host}:${apiPort}` },
       bootstrap: {
         dcs: {

@@ -22,8 +22,13 @@ interface Link {
   closed: boolean;
 }
 
-export function startTcpProxy(target: { hostname?: string; port: number }): TcpProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** `listen.hostname` picks the address to listen on (default 127.0.0.1), e.g. a test bridge's address. */
+export function startTcpProxy(
+  target: { hostname?: string; port: number },
+  listen: { hostname?: string } = {},
+): TcpProxy {
+  const hostname = listen.hostname ?? "127.0.0.1";
+  const listener = Deno.listen({ hostname, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const links = new Set<Link>();
   let holed = false;
@@ -81,7 +86,7 @@ export function startTcpProxy(target: { hostname?: string; port: number }): TcpP
   })();
 
   return {
-    endpoint: `127.0.0.1:${port}`,
+    endpoint: `${hostname}:${port}`,
     port,
     blackhole() {
       holed = true;

@@ -1,0 +1,50 @@
+/**
+ * `deno task chaos --faults N --seed S [--ttl T] [--sync]`: a seeded chaos run on a real 3-member cluster (see run.ts).
+ * Prints one JSON line per record on stdout, a human summary on stderr; exits 1 on any violation.
+ */
+import { parseArgs } from "node:util";
+import { type ChaosResult, runChaos } from "./run.ts";
+
+export function summarize(r: ChaosResult): string {
+  const lines = [
+    `chaos seed ${r.seed}: ${r.faults.length} faults, partition ${r.partition}, ` +
+    `${r.synchronous ? "synchronous_mode_strict" : "asynchronous replication"}`,
+    ...r.faults.map((f) =>
+      `  #${f.index} ${f.kind.padEnd(15)} ${(f.target ?? "-").padEnd(6)} (${f.role}) ` +
+      (f.skipped
+        ? `skipped: ${f.skipped}`
+        : `recovered ${
+          f.recoveredMs === null ? "NOT in time" : `in ${(f.recoveredMs / 1000).toFixed(1)} s`
+        }, ` +
+          `primary ${f.primaryBefore} -> ${f.primaryAfter ?? "?"}, ${f.acked} acked, ` +
+          `${f.missing.length} missing${f.durabilityChecked ? "" : " (promotion: not checked)"}` +
+          (f.resets ? `, ${f.resets} watchdog reset(s)` : ""))
+    ),
+    `split-brain probe instants: ${r.splitBrains}`,
+    r.violations.length
+      ? `VIOLATIONS (${r.violations.length}):\n  ${r.violations.join("\n  ")}`
+      : "no violations",
+  ];
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      faults: { type: "string", default: "100" },
+      seed: { type: "string", default: "1" },
+      ttl: { type: "string", default: "10" },
+      sync: { type: "boolean", default: false },
+    },
+  });
+  const result = await runChaos({
+    faults: Number(values.faults),
+    seed: Number(values.seed),
+    ttl: Number(values.ttl),
+    synchronous: values.sync,
+    emit: (rec) => console.log(JSON.stringify(rec)),
+  });
+  console.error(summarize(result));
+  Deno.exit(result.violations.length ? 1 : 0);
+}
