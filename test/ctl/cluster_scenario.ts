@@ -56,7 +56,7 @@ export async function ctlScenario(cluster: TestCluster): Promise<void> {
 
   const q = await ctl(["query", "-c", "SELECT pg_is_in_recovery() AS r", "-r", "replica"]);
   assert.equal(q.code, 0, q.stdout + q.stderr);
-  assert.equal(q.stdout, "r\ntrue\n");
+  assert.equal(q.stdout, "r\nTrue\n"); // Python-style booleans, as patronictl prints them
 
   const target = rows.find((r) => r.Role !== "Leader")!.Member as string;
   const sw = await ctl(["switchover", "--leader", leader.name, "--candidate", target, "--force"]);
