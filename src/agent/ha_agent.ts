@@ -19,6 +19,7 @@ import type {
 import { decide, pickCloneSource, wantedUpstream } from "../ha/decide.ts";
 import { findMember, memberUpstream as memberUpstreamFor } from "../ha/members.ts";
 import { memberSlotsFor } from "../ha/slot_plan.ts";
+import { effectivePostgresql } from "../config/effective.ts";
 import {
   GUC_CATALOG_SQL,
   type GucSetting,
@@ -609,6 +610,7 @@ export class HaAgent {
    */
   async #rewindIfNeeded(upstream: Upstream): Promise<boolean> {
     const { pg, log, config } = this.deps;
+    const eff = effectivePostgresql(config, this.dyn.current);
     let need = false;
     try {
       need = await pg.needsRewind(upstream);
@@ -617,13 +619,14 @@ export class HaAgent {
       return true;
     }
     if (!need) return true;
-    if (config.postgresql.usePgRewind) {
+    if (eff.usePgRewind) {
       log.info(`running pg_rewind from ${upstream.host}:${upstream.port}`);
       if (await pg.rewind(upstream)) return true;
       log.error("pg_rewind failed");
-      if (config.postgresql.removeDataDirectoryOnRewindFailure) await pg.removeDataDirectory();
+      if (eff.removeDataDirectoryOnRewindFailure) await pg.removeDataDirectory();
       return false;
-    } else if (config.postgresql.removeDataDirectoryOnDivergedTimelines) {
+    } else if (eff.removeDataDirectoryOnDivergedTimelines && !standbySource(this.dyn.current)) {
+      // Not in a standby cluster (Patroni): there the remote primary's history is not ours to re-clone from.
       log.warn("timelines diverged: removing the data directory to re-create this replica");
       await pg.removeDataDirectory();
       return false;
@@ -787,7 +790,8 @@ export class HaAgent {
     }
     if (standbyLeader && obs.pg.running && obs.pg.accepting) {
       const src = standbySource(this.dyn.current);
-      if (src && obs.pg.upstream !== `${src.host}:${src.port}`) await this.deps.pg.follow(src);
+      const want = src?.host ? `${src.host}:${src.port}` : null;
+      if (src && obs.pg.upstream !== want) await this.deps.pg.follow(src);
     }
     await this.#leaderHousekeeping(c, obs);
   }
@@ -844,8 +848,8 @@ export class HaAgent {
       this.memory.lastLeader = leaderName;
     }
     if (!obs.pg.running || obs.pg.inRecovery !== true) return;
-    const want = upstream ? `${upstream.host}:${upstream.port}` : null;
-    if (upstream && obs.dcs.ok) {
+    const want = upstream?.host ? `${upstream.host}:${upstream.port}` : null;
+    if (upstream?.host && obs.dcs.ok) {
       // A replica that is not streaming may have diverged: check and rewind. Not only when the leader's
       // timeline is newer: two promotions from the same timeline (no shared WAL archive) both pick the same
       // new timeline number, and a replica ahead on its own timeline needs rewind too.
@@ -1142,10 +1146,14 @@ export class HaAgent {
 export function standbySource(d: DynamicConfig): Upstream | null {
   const s = d.standbyCluster;
   if (!s || (!s.host && !s.port && !s.restoreCommand)) return null;
+  // Only restore_command: recover from the archive, no streaming (host "" = no primary_conninfo).
+  const streams = Boolean(s.host || s.port);
   return {
-    host: s.host ?? "127.0.0.1",
-    port: Number(s.port ?? 5432),
+    host: streams ? s.host ?? "127.0.0.1" : "",
+    port: streams ? Number(s.port ?? 5432) : 0,
     ...(s.primarySlotName ? { slot: s.primarySlotName } : {}),
     ...(s.restoreCommand ? { restoreCommand: s.restoreCommand } : {}),
+    ...(s.archiveCleanupCommand ? { archiveCleanupCommand: s.archiveCleanupCommand } : {}),
+    ...(s.recoveryMinApplyDelay !== undefined ? { recoveryMinApplyDelay: s.recoveryMinApplyDelay } : {}),
   };
 }

@@ -53,6 +53,8 @@ const DynamicObject = z.looseObject({
   postgresql: z.looseObject({
     useSlots: z.boolean().default(true),
     usePgRewind: z.boolean().optional(),
+    removeDataDirectoryOnRewindFailure: z.boolean().optional(),
+    removeDataDirectoryOnDivergedTimelines: z.boolean().optional(),
     parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
     pgHba: z.array(z.string()).optional(),
     recoveryConf: z.record(z.string(), z.unknown()).optional(),

@@ -181,14 +181,15 @@ export const PostgresqlSchema = z.strictObject({
     z.array(z.union([z.string(), z.record(z.string(), z.union([z.string(), z.number()]))])),
   ]).optional(),
   methods: z.record(z.string(), MethodSchema).default({}),
-  usePgRewind: z.boolean().default(false),
+  /** Unset: the dynamic configuration's value applies (Patroni: local postgresql keys override dynamic ones). */
+  usePgRewind: z.boolean().optional(),
   /** Extra pg_rewind options, rendered like `basebackup` (Patroni: `postgresql.rewind`). */
   rewind: z.array(z.union([z.string(), z.record(z.string(), z.union([z.string(), z.number()]))])).optional(),
   useSlots: z.boolean().default(true),
   useUnixSocket: z.boolean().default(false),
   useUnixSocketRepl: z.boolean().default(false),
-  removeDataDirectoryOnRewindFailure: z.boolean().default(false),
-  removeDataDirectoryOnDivergedTimelines: z.boolean().default(false),
+  removeDataDirectoryOnRewindFailure: z.boolean().optional(),
+  removeDataDirectoryOnDivergedTimelines: z.boolean().optional(),
   prePromote: z.string().optional(),
   beforeStop: z.string().optional(),
   customConf: z.string().optional(),

@@ -283,7 +283,7 @@ export function recoveryParameters(input: RecoveryInput): GucMap {
   for (const [k, v] of Object.entries(extra)) {
     if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k.toLowerCase()] = v;
   }
-  if (upstream) {
+  if (upstream?.host) {
     const repl = config.postgresql.authentication.replication;
     out.primary_conninfo = formatConninfo({
       user: repl.username,
@@ -300,10 +300,16 @@ export function recoveryParameters(input: RecoveryInput): GucMap {
       gssencmode: repl.gssencmode,
       channel_binding: repl.channelBinding,
       application_name: config.name,
+      // Several remote hosts (standby cluster): connect to the one that accepts writes.
+      target_session_attrs: upstream.host.includes(",") ? "read-write" : undefined,
     });
     if (upstream.slot) out.primary_slot_name = upstream.slot;
   }
   if (upstream?.restoreCommand) out.restore_command = upstream.restoreCommand;
+  if (upstream?.archiveCleanupCommand) out.archive_cleanup_command = upstream.archiveCleanupCommand;
+  if (upstream?.recoveryMinApplyDelay !== undefined) {
+    out.recovery_min_apply_delay = upstream.recoveryMinApplyDelay;
+  }
   if (out.recovery_target_timeline === undefined) out.recovery_target_timeline = "latest";
   return sortKeys(out);
 }

@@ -57,8 +57,10 @@ export interface Upstream {
   port: number;
   /** Slot on the upstream to stream from (Patroni: member slot name of this node). */
   slot?: string;
-  /** Remote standby-cluster source extras. */
+  /** Remote standby-cluster source extras (`standby_cluster` keys that become recovery settings). */
   restoreCommand?: string;
+  archiveCleanupCommand?: string;
+  recoveryMinApplyDelay?: string | number;
 }
 
 export type StopMode = "smart" | "fast" | "immediate";

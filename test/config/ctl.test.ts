@@ -65,6 +65,8 @@ Deno.test("ctl permissions: one flag per line, each scoped", async () => {
     "--allow-run",
     "--allow-env",
     "--allow-sys",
+    // the demo's watchdog (automatic, default driver) reaches libc through FFI
+    "--allow-ffi",
   ]);
   assert(lines.every((l) => /^--allow-[a-z]+=[^*\s]+$/.test(l)), r.stdout);
   assert(lines.includes("--allow-net=127.0.0.1"), r.stdout);
