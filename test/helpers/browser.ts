@@ -4,6 +4,7 @@
  * and otherwise says why the browser tests cannot run, so they are ignored with a printed reason.
  */
 import { type BrowserContext, chromium } from "playwright-core";
+import { debianBinaryUnavailable } from "./apt.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -19,36 +20,9 @@ export const CHROMIUM_FLAGS = [
   "--disable-sync",
 ];
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function aptInstall(pkg: string): Promise<string | null> {
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", pkg]]) {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      return `apt-get ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
-    }
-  }
-  return null;
-}
-
 /** Null when Chromium can be used; else the reason (after trying to install it when root). */
-export async function chromiumUnavailable(): Promise<string | null> {
-  if (await isFile(CHROMIUM)) return null;
-  if (Deno.uid() !== 0) return `${CHROMIUM} is missing and we are not root to apt-get install chromium`;
-  const failed = await aptInstall("chromium");
-  if (failed) return failed;
-  return (await isFile(CHROMIUM)) ? null : `${CHROMIUM} still missing after apt-get install chromium`;
+export function chromiumUnavailable(): Promise<string | null> {
+  return debianBinaryUnavailable(CHROMIUM, "chromium");
 }
 
 export interface Browser {

@@ -7,29 +7,12 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { stringify } from "yaml";
 import { ctlScenario } from "../ctl/cluster_scenario.ts";
-import { hasPatronictl, parseListJson, runPatronictl } from "../ctl/run_ctl.ts";
+import { parseListJson, PATRONICTL_BIN, runPatronictl } from "../ctl/run_ctl.ts";
+import { debianBinaryUnavailable } from "../helpers/apt.ts";
 import { startCluster, type TestCluster, type TestNode } from "../helpers/cluster.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const AUTH = { username: "ops", password: "ctl-pass" };
-
-/** Null when /usr/bin/patronictl is there (installing Debian's `patroni` when root); else why not. */
-async function patronictlUnavailable(): Promise<string | null> {
-  if (await hasPatronictl()) return null;
-  if (Deno.uid() !== 0) return "patronictl is missing and we are not root to apt-get install patroni";
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "patroni"]]) {
-    const out = await new Deno.Command("apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      return `apt-get ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
-    }
-  }
-  return (await hasPatronictl()) ? null : "patronictl still missing after apt-get install patroni";
-}
 
 /** A patronictl config: the DCS and scope, plus the REST credentials (3.0.2 reads them from `restapi`). */
 async function patronictlConfig(cluster: TestCluster, withAuth: boolean): Promise<string> {
@@ -66,7 +49,7 @@ Deno.test("patronictl 3.0.2 and pgwarden ctl operate a real pgwarden cluster", o
   });
   try {
     const first = await cluster.waitHealthy(3);
-    const missing = await patronictlUnavailable();
+    const missing = await debianBinaryUnavailable(PATRONICTL_BIN, "patroni");
     if (missing) console.log(`patronictl steps skipped: ${missing}`);
 
     await t.step({
