@@ -320,7 +320,7 @@ function manualSwitchoverAsLeader(
     return lead("failover_to_self", "Failover candidate is the current leader, cleaning up", true);
   }
   const ranked = rankFailoverCandidates(o, c, candidate);
-  if (ranked.some((v) => v.eligible)) {
+  if (failoverPossible(o, c, candidate)) {
     const lm = ranked.find((v) => v.eligible)!;
     const target = findMember(c, lm.name);
     return act(
@@ -369,7 +369,9 @@ function rankFailoverCandidates(
     else if (!p || !p.reachable) out.push(v("unreachable", "did not answer GET /patroni"));
     else if (p.watchdogFailed) out.push(v("watchdog", "watchdog failed"));
     else if (
-      o.dynamic.synchronousMode !== "off" && sync.leader && !sync.standbys.includes(m.name.toLowerCase())
+      o.dynamic.synchronousMode !== "off" && sync.leader && !sync.standbys.includes(m.name.toLowerCase()) &&
+      // A failover (no leader named) may go to an asynchronous member: the operator asked for it.
+      !(c.failover?.value && Object.keys(c.failover.value).length && !c.failover.value.leader)
     ) {
       out.push(v("not_synchronous", "not listed in /sync"));
     } else if (leaderLsn - (p.lsn ?? 0) > o.dynamic.maximumLagOnFailover) {
@@ -391,8 +393,15 @@ function rankFailoverCandidates(
   );
 }
 
-function failoverPossible(o: Observation, c: ClusterSnapshot): boolean {
-  return rankFailoverCandidates(o, c, undefined).some((v) => v.eligible);
+/**
+ * Can somebody else take over (Patroni is_failover_possible)? In quorum mode without a named candidate more
+ * than `quorum` healthy members are needed, or none of them could collect the votes.
+ */
+function failoverPossible(o: Observation, c: ClusterSnapshot, candidate?: string): boolean {
+  const good = rankFailoverCandidates(o, c, candidate).filter((v) => v.eligible).length;
+  const sync = syncMembers(c);
+  if (!candidate && o.dynamic.synchronousMode === "quorum" && sync.leader !== null) return good > sync.quorum;
+  return good > 0;
 }
 
 function followingLeader(o: Observation, c: ClusterSnapshot, leader: string): Partial {
@@ -512,6 +521,8 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   const syncActive = o.dynamic.synchronousMode !== "off" && sync.leader !== null;
   let exclude: string | null = null;
   let useLagLimit = true;
+  /** We are the named candidate (quorum mode still counts votes, but priorities do not matter). */
+  let targeted = false;
   // With failsafe_mode, only members listed in /failsafe got the leader's POST /failsafe and know it may still
   // be running; nobody else may race, not even a manual failover candidate (the leader could be a failsafe
   // primary that is merely cut off from the DCS).
@@ -519,17 +530,31 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
     ? new Set(Object.keys(c.failsafe))
     : null;
   const mayRace = (n: string) => failsafeListed === null || failsafeListed.has(n);
+  const quorumMode = syncActive && o.dynamic.synchronousMode === "quorum";
   if (f && !f.scheduled_at) {
     const candidate = f.member ?? f.candidate;
-    if (candidate === me && mayRace(me)) {
+    // A switchover in synchronous mode goes only to a member recorded in /sync (Patroni: sync.matches).
+    if (f.leader && syncActive && !inSync(sync, me)) {
+      return no("not_synchronous", "not_synchronous", "switchover: not listed in /sync", [], true);
+    }
+    // In quorum mode a named voter may still lack commits other voters acknowledged: a leader handing over
+    // gracefully leaves every streaming voter at one LSN, but when it vanished without doing so, the
+    // candidate must collect the votes like anyone else. A failover (no leader named) is the operator's
+    // explicit override and skips them.
+    if (candidate === me && mayRace(me) && !(quorumMode && f.leader)) {
       return { ok: true, code: "manual_failover_to_me", candidates: [meVerdict()] };
     }
+    targeted = candidate === me;
     if (candidate && candidate !== me) {
       if (syncActive && o.dynamic.synchronousMode === "on" && !inSync(sync, me)) {
         return no("not_synchronous", "not_synchronous", "manual failover: not in /sync");
       }
       const cp = o.peers.find((p) => p.name === candidate);
-      if (cp?.reachable && !cp.nofailover && mayRace(candidate)) {
+      // A switchover candidate outside /sync may not race (above): waiting for it would wait forever.
+      // In quorum mode a switchover candidate behind us cannot collect our vote: do not wait for it either.
+      const candidateMay = mayRace(candidate) && !(f.leader && syncActive && !inSync(sync, candidate)) &&
+        !(quorumMode && f.leader && cp?.lsn !== undefined && cp.lsn < myLsn);
+      if (cp?.reachable && !cp.nofailover && candidateMay) {
         return no("manual_failover_other", "priority", `manual failover to ${candidate} pending`);
       }
     }
@@ -573,7 +598,9 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
   const myPriority = failoverPriority(o.tags);
   const others: CandidateVerdict[] = [];
   let blocked: string | null = null;
-  let votes = syncActive && o.dynamic.synchronousMode === "quorum" ? (inSync(sync, me) ? 0 : -1) : 0;
+  let votes = quorumMode ? (inSync(sync, me) ? 0 : -1) : 0;
+  // The former leader is expected to be ahead or to have a higher priority; it does not block us for that.
+  const formerLeader = syncActive ? sync.leader : o.memory.lastLeader?.toLowerCase() ?? null;
   for (const n of [...names].sort()) {
     const m = findMember(c, n);
     const p = o.peers.find((x) => x.name === n);
@@ -590,6 +617,8 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
     }
     // A member missing from a non-empty /failsafe may not race (it never heard the leader's failsafe POST);
     // like nofailover it must then not block others either, or nobody could ever become leader.
+    // Members that may not be promoted neither block nor vote (Patroni's failover_limitation), quorum voters
+    // included: their answer says nothing about whether a promotable member holds the latest commit.
     const unlisted = failsafeListed !== null && !failsafeListed.has(n);
     const noFo = isNoFailover(tags) || p.nofailover === true || unlisted;
     if (noFo || p.watchdogFailed) {
@@ -599,14 +628,14 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
         ? ["nofailover", "tagged nofailover"]
         : ["watchdog", "watchdog failed"];
       others.push({ ...base, eligible: false, rule, detail });
-      if (!(syncActive && o.dynamic.synchronousMode === "quorum")) continue;
+      continue;
     }
     const lsn = p.lsn ?? 0;
     const formerSyncLeader = syncActive && sync.leader === n.toLowerCase();
     // LSNs only compare on one history: WAL past my timeline's switch point on an older timeline was written
     // by a primary that had lost the lock and is discarded by pg_rewind; it must not block the race forever.
     const olderTimeline = p.timeline !== undefined && o.pg.timeline !== null && p.timeline < o.pg.timeline;
-    if (lsn > myLsn && olderTimeline && !noFo) {
+    if (lsn > myLsn && olderTimeline) {
       others.push({
         ...base,
         eligible: true,
@@ -614,13 +643,13 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
       });
       continue;
     }
-    if (lsn > myLsn && !formerSyncLeader && !noFo) {
+    if (lsn > myLsn && !formerSyncLeader) {
       others.push({ ...base, eligible: true, detail: `ahead of me by ${lsn - myLsn} bytes` });
       blocked ??= "behind";
       continue;
     }
     if (
-      lsn === myLsn && !noFo &&
+      lsn === myLsn && !targeted && formerLeader !== n.toLowerCase() && (!quorumMode || inSync(sync, n)) &&
       failoverPriority({ ...tags, failoverPriority: p.failoverPriority ?? tags.failoverPriority }) >
         myPriority
     ) {
@@ -628,14 +657,17 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
       blocked ??= "priority";
       continue;
     }
-    if (lsn <= myLsn && inSync(sync, n)) votes++;
-    if (!noFo) {
-      others.push({
-        ...base,
-        eligible: true,
-        detail: lsn < myLsn ? `behind me by ${myLsn - lsn} bytes` : "same LSN",
-      });
-    }
+    // Only a running PostgreSQL votes: a voter reporting no position may hold the latest commit.
+    if (lsn > 0 && lsn <= myLsn && inSync(sync, n)) votes++;
+    others.push({
+      ...base,
+      eligible: true,
+      detail: lsn > myLsn
+        ? `former leader, ahead of me by ${lsn - myLsn} bytes`
+        : lsn < myLsn
+        ? `behind me by ${myLsn - lsn} bytes`
+        : "same LSN",
+    });
   }
   if (blocked) {
     const rule = blocked as RuleOut;
@@ -645,7 +677,7 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
       candidates: [meVerdict(rule, describe(rule)), ...others],
     };
   }
-  if (syncActive && o.dynamic.synchronousMode === "quorum") {
+  if (quorumMode) {
     const iWasLeader = sync.leader === me.toLowerCase();
     if (!(votes >= sync.quorum || iWasLeader)) {
       return {

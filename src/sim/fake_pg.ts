@@ -19,6 +19,7 @@ import type {
   Upstream,
 } from "../postgres/port.ts";
 import type { Clock } from "../util/clock.ts";
+import { parseSsn, type Ssn } from "../ha/sync.ts";
 
 export interface Segment {
   /** Writing session id, unique in the world. */
@@ -119,6 +120,14 @@ export class PgWorld {
   writeBytes: number;
   /** Can `from` open a connection to `to` (replication, basebackup, rewind)? */
   canConnect: (from: string, to: string) => boolean = () => true;
+  /**
+   * Durability bookkeeping (synchronous modes): the longest WAL prefix some primary acknowledged to clients
+   * (a commit is acknowledged once the standbys `synchronous_standby_names` requires have it), and every time
+   * a member started writing without that prefix, i.e. lost acknowledged commits.
+   */
+  trackDurability = false;
+  acked: Segment[] = [];
+  readonly durabilityViolations: string[] = [];
 
   constructor(readonly clock: Clock, opts: { writeBytes?: number; timings?: Partial<PgTimings> } = {}) {
     this.writeBytes = opts.writeBytes ?? 8192;
@@ -155,6 +164,35 @@ export class PgWorld {
     for (const n of this.nodes.values()) if (n.data) before.set(n, n.data.segments);
     for (const n of this.nodes.values()) n.replicate(before);
     for (const n of this.nodes.values()) n.write(this.writeBytes);
+    if (this.trackDurability) { for (const n of this.nodes.values()) this.#recordAcked(n); }
+  }
+
+  /** Extend `acked` by what `n` acknowledged; a primary acknowledging on a history without it is a loss. */
+  #recordAcked(n: FakePg): void {
+    if (!n.writable || !n.data) return;
+    const upTo = n.ackedPosition();
+    if (upTo <= walEnd(this.acked)) return;
+    const mine = walPrefix(n.data.segments, upTo);
+    if (commonPrefix(mine, this.acked) < walEnd(this.acked)) {
+      this.durabilityViolations.push(
+        `${n.name} acknowledged commits up to ${upTo} on a history that lacks acknowledged WAL up to ` +
+          `${walEnd(this.acked)}`,
+      );
+    }
+    this.acked = mine;
+  }
+
+  /** Called when `n` starts writing (promotion, start as primary): it must hold every acknowledged commit. */
+  checkBeginWriting(n: FakePg): void {
+    if (!this.trackDurability) return;
+    const have = commonPrefix(n.segments, this.acked);
+    if (have < walEnd(this.acked)) {
+      this.durabilityViolations.push(
+        `${n.name} became primary at ${n.end} holding acknowledged WAL only up to ${have} of ${
+          walEnd(this.acked)
+        }`,
+      );
+    }
   }
 }
 
@@ -163,8 +201,10 @@ export class FakePg implements PostgresPort {
   proc: Proc | null = null;
   /** Slow-disk factor: every operation takes this many times longer. */
   slow = 1;
-  /** synchronous_standby_names as last set. */
+  /** synchronous_standby_names as last set (null: none). */
   ssn: string | null = null;
+  /** Highest position acknowledged to clients in the current writing session. */
+  #ackedEnd = 0;
   slots: string[] = [];
   #epoch = 0;
 
@@ -214,6 +254,8 @@ export class FakePg implements PostgresPort {
 
   /** Start writing as primary on `timeline` (a new branch): after start as primary, promote, bootstrap. */
   #beginWriting(timeline: number, recordBytes: number): void {
+    this.world.checkBeginWriting(this);
+    this.#ackedEnd = 0;
     const d = this.data!, p = this.proc!;
     p.branch = this.world.newBranch();
     const end = walEnd(d.segments);
@@ -314,23 +356,71 @@ export class FakePg implements PostgresPort {
     };
   }
 
-  #replicationRows(): ReplicationRow[] {
-    const rows: ReplicationRow[] = [];
+  #parsedSsn(): Ssn {
+    try {
+      return parseSsn(this.ssn ?? "");
+    } catch {
+      return parseSsn("");
+    }
+  }
+
+  /** Replicas streaming from us with how far they hold our WAL, and their sync_state as PostgreSQL reports it. */
+  #walsenders(): { node: FakePg; pos: number; syncState: string; priority: number }[] {
+    const ssn = this.#parsedSsn();
+    const out: { node: FakePg; pos: number; syncState: string; priority: number }[] = [];
     for (const n of this.world.nodes.values()) {
       if (n === this || !n.proc?.streaming || n.upstreamNode() !== this) continue;
-      rows.push({
-        usename: "replicator",
-        application_name: n.name,
-        client_addr: n.host,
-        state: "streaming",
-        sync_state: "async",
-        sync_priority: 0,
-        flush_lsn: n.end,
-        replay_lsn: n.end,
-        write_lsn: n.end,
+      const listed = ssn.hasStar ? 0 : ssn.members.indexOf(n.name.toLowerCase());
+      out.push({
+        node: n,
+        pos: Math.min(n.end, commonPrefix(n.segments, this.segments)),
+        syncState: ssn.type === "off" || listed < 0
+          ? "async"
+          : ssn.type === "quorum"
+          ? "quorum"
+          : "potential",
+        priority: ssn.type === "off" || listed < 0 ? 0 : ssn.type === "quorum" ? 1 : listed + 1,
       });
     }
-    return rows;
+    if (ssn.type === "priority") {
+      // The `num` highest-priority connected standbys are synchronous.
+      const ranked = out.filter((w) => w.priority > 0).sort((a, b) => a.priority - b.priority);
+      for (const w of ranked.slice(0, ssn.num)) w.syncState = "sync";
+    }
+    return out;
+  }
+
+  /**
+   * How far commits are acknowledged: all local WAL without synchronous standbys, else the position the
+   * required standbys all hold (priority: the `num` synchronous ones; quorum: any `num` of the listed). With
+   * fewer of them connected, commits wait and nothing more is acknowledged.
+   */
+  ackedPosition(): number {
+    const ssn = this.#parsedSsn();
+    if (ssn.type === "off") {
+      this.#ackedEnd = this.end;
+      return this.#ackedEnd;
+    }
+    const ws = this.#walsenders().filter((w) => w.syncState === "sync" || w.syncState === "quorum");
+    if (ws.length >= ssn.num && ssn.num > 0) {
+      const pos = ws.map((w) => w.pos).sort((a, b) => b - a)[ssn.num - 1]!;
+      this.#ackedEnd = Math.max(this.#ackedEnd, Math.min(pos, this.end));
+    }
+    return this.#ackedEnd;
+  }
+
+  #replicationRows(): ReplicationRow[] {
+    return this.#walsenders().map((w) => ({
+      usename: "replicator",
+      application_name: w.node.name,
+      client_addr: w.node.host,
+      state: "streaming",
+      sync_state: w.syncState,
+      sync_priority: w.priority,
+      flush_lsn: w.node.end,
+      replay_lsn: w.node.end,
+      write_lsn: w.node.end,
+    }));
   }
 
   bootstrap(): Promise<void> {
@@ -512,9 +602,13 @@ export class FakePg implements PostgresPort {
     return Promise.resolve();
   }
 
-  setSynchronousStandbyNames(ssn: string | null): Promise<void> {
-    this.ssn = ssn;
+  setSynchronousStandbyNames(ssn: string | null | undefined): Promise<void> {
+    this.ssn = ssn ?? null;
     return Promise.resolve();
+  }
+
+  synchronousStandbyNames(): Promise<string> {
+    return Promise.resolve(this.ssn ?? "");
   }
 
   query(): Promise<Record<string, unknown>[]> {

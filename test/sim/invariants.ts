@@ -34,4 +34,15 @@ export function unbackedLeader(c: SimCluster): string | null {
   return null;
 }
 
+/**
+ * Synchronous modes: no member starts writing (promotion, start as primary) without every commit some primary
+ * acknowledged to a client, and no primary acknowledges commits on a history lacking earlier acknowledged ones.
+ * A commit is acknowledged once the standbys `synchronous_standby_names` requires hold it (the fake PostgreSQL
+ * tracks this per tick).
+ */
+export function lostAcknowledgedCommit(c: SimCluster): string | null {
+  const v = c.world.durabilityViolations[0];
+  return v ? `acknowledged commit lost: ${v}` : null;
+}
+
 export const SAFETY = [twoLeaders, unbackedLeader] as const;

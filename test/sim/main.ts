@@ -1,10 +1,11 @@
 /**
  * Seeded simulation runner:
- * `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b] [--max-faults M]`.
+ * `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b] [--max-faults M]
+ *  [--sync on|strict|quorum|quorum_strict]`.
  * Runs seeds S, S+1, ... (S defaults to 1); exits 1 on the first failure after printing it with its replay
  * command.
  */
-import { FAULT_KINDS, type FaultKind, runSeed } from "./run.ts";
+import { FAULT_KINDS, type FaultKind, runSeed, SYNC_PROFILES, type SyncProfile } from "./run.ts";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -40,10 +41,15 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
+  const sync = flag(args, "sync") as SyncProfile | undefined;
+  if (sync !== undefined && !SYNC_PROFILES.includes(sync)) {
+    console.error(`--sync: expected one of ${SYNC_PROFILES.join(",")}, got ${JSON.stringify(sync)}`);
+    return 2;
+  }
   const t0 = performance.now();
   let worst = 0, virtual = 0, changes = 0;
   for (let s = seed; s < seed + seeds; s++) {
-    const r = await runSeed(s, { verbose, nodes, faults, maxFaults });
+    const r = await runSeed(s, { verbose, nodes, faults, maxFaults, ...(sync ? { sync } : {}) });
     virtual += r.virtualS;
     changes += r.leaderChanges;
     if (!r.ok) {

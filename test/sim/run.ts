@@ -8,7 +8,7 @@ import type { DynamicConfigInput } from "../../src/config/dynamic.ts";
 import { SimCluster } from "../../src/sim/cluster.ts";
 import type { SimNode } from "../../src/sim/node.ts";
 import { Prng } from "../../src/sim/prng.ts";
-import { SAFETY } from "./invariants.ts";
+import { lostAcknowledgedCommit, SAFETY } from "./invariants.ts";
 
 export type FaultKind =
   | "kill"
@@ -44,7 +44,15 @@ export interface RunOptions {
   faults?: readonly FaultKind[];
   /** Upper bound of the random number of faults per seed. @default 4 */
   maxFaults?: number;
+  /**
+   * Synchronous replication profile. Adds the durability invariant: no member may start writing without
+   * every commit a primary acknowledged (checked in the fake PostgreSQL world). @default none (asynchronous)
+   */
+  sync?: SyncProfile;
 }
+
+export type SyncProfile = "on" | "strict" | "quorum" | "quorum_strict";
+export const SYNC_PROFILES: readonly SyncProfile[] = ["on", "strict", "quorum", "quorum_strict"];
 
 export interface RunResult {
   seed: number;
@@ -98,6 +106,12 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     primaryStartTimeout: rng.pick([300, 300, 0, 20]),
   };
   const nodes = opts.nodes ?? 3;
+  // Drawn only in synchronous runs, so asynchronous seeds replay as before.
+  if (opts.sync) {
+    dcs.synchronousMode = opts.sync.startsWith("quorum") ? "quorum" : "on";
+    dcs.synchronousModeStrict = opts.sync.endsWith("strict");
+    dcs.synchronousNodeCount = rng.int(1, Math.max(1, nodes - 1));
+  }
   const priorities = Array.from({ length: nodes }, () => rng.pick([1, 1, 1, 2, 3]));
   const nofailover = rng.chance(0.15) ? rng.int(1, nodes) : 0;
   const c = new SimCluster({
@@ -121,6 +135,8 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
       if (opts.verbose || !line.includes(" DEBUG: ")) tail.push(`${node} ${line}`);
     },
   });
+  c.world.trackDurability = opts.sync !== undefined;
+  const checks = opts.sync ? [...SAFETY, lostAcknowledgedCommit] : SAFETY;
   const ttlMs = (profile.ttl ?? 30) * 1000;
   const loopMs = (profile.loopWait ?? 10) * 1000;
   const setup = `profile ${JSON.stringify(dcs)} priorities ${JSON.stringify(priorities)} nofailover ${
@@ -130,7 +146,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
   const result: RunResult = { seed, ok: false, virtualS: 0, faults: [], leaderChanges: 0 };
   let lastLeader: string | null = null;
   c.onEvent = () => {
-    for (const check of SAFETY) {
+    for (const check of checks) {
       const v = check(c);
       if (v) throw new Violation(`${v}\n  at ${c.describe()}`);
     }
@@ -218,7 +234,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
 /** The options that change what a seed does, as command-line flags. */
 function replayFlags(o: RunOptions): string {
   return (o.nodes ? ` --nodes ${o.nodes}` : "") + (o.faults ? ` --faults ${o.faults.join(",")}` : "") +
-    (o.maxFaults ? ` --max-faults ${o.maxFaults}` : "");
+    (o.maxFaults ? ` --max-faults ${o.maxFaults}` : "") + (o.sync ? ` --sync ${o.sync}` : "");
 }
 
 async function advanceWithHeals(
