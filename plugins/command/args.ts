@@ -35,16 +35,26 @@ export interface ParsedSection {
   noParams: boolean;
   keepData: boolean;
   noLeader: boolean;
+  /** Bootstrap: keep the recovery settings the command left (for the agent, not passed). */
+  keepExistingRecoveryConf: boolean;
   /** Keys passed as `--k=v`, in section order; `keep_data`/`no_leader` included under their snake names. */
   extra: [string, unknown][];
 }
 
 export function parseSection(section: Record<string, unknown>): ParsedSection {
-  const out: ParsedSection = { command: "", noParams: false, keepData: false, noLeader: false, extra: [] };
+  const out: ParsedSection = {
+    command: "",
+    noParams: false,
+    keepData: false,
+    noLeader: false,
+    keepExistingRecoveryConf: false,
+    extra: [],
+  };
   for (const [k, v] of Object.entries(section)) {
     const special = SPECIAL[k];
     if (special === "command") out.command = String(v);
     else if (special === "noParams") out.noParams = truthy(v);
+    else if (special === "keepExistingRecoveryConf") out.keepExistingRecoveryConf = truthy(v);
     else if (special === "keepData" || special === "noLeader") {
       out[special] = truthy(v);
       out.extra.push([special === "keepData" ? "keep_data" : "no_leader", v]);

@@ -77,7 +77,11 @@ Deno.test("the command plugin runs its script through the worker host, as both m
   const host = new PluginHost(specs, { logger });
   try {
     assert.deepEqual(host.permissionsOf("wal_e"), { run: [ok.path] });
-    assert.deepEqual(host.methodTraits("wal_e"), { keepData: false, noLeader: true });
+    assert.deepEqual(host.methodTraits("wal_e"), {
+      keepData: false,
+      noLeader: true,
+      keepExistingRecoveryConf: false,
+    });
     assert.equal(host.hasMethod("wal_e", "createReplica"), true);
 
     assert.equal(await host.runMethod("wal_e", { kind: "createReplica", ...ctx, source: null }), true);

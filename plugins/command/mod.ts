@@ -42,7 +42,11 @@ export const plugin = definePlugin({
   hooks: ["bootstrap", "createReplica"],
   methodTraits: (c) => {
     const s = parseSection(c);
-    return { keepData: s.keepData, noLeader: s.noLeader };
+    return {
+      keepData: s.keepData,
+      noLeader: s.noLeader,
+      keepExistingRecoveryConf: s.keepExistingRecoveryConf,
+    };
   },
 });
 export default plugin;

@@ -1,5 +1,5 @@
 /** Worker of the `command` method plugin. */
-import { runLogged } from "../../src/plugins/exec.ts";
+import { methodRunOptions, runLogged } from "../../src/plugins/exec.ts";
 import { serveHooks } from "../../src/plugins/worker_entry.ts";
 import { bootstrapArgv, parseSection, replicaArgv } from "./args.ts";
 import type { CommandConfig } from "./mod.ts";
@@ -7,7 +7,7 @@ import type { CommandConfig } from "./mod.ts";
 serveHooks<CommandConfig>({
   async bootstrap(ctx) {
     const argv = bootstrapArgv(parseSection(ctx.config), ctx);
-    return (await runLogged(argv, { ...ctx, ...ctx.config.user })) === 0;
+    return (await runLogged(argv, methodRunOptions(ctx, ctx.config.user))) === 0;
   },
   async createReplica(ctx) {
     const s = parseSection(ctx.config);
@@ -16,6 +16,6 @@ serveHooks<CommandConfig>({
       return false;
     }
     const argv = replicaArgv(s, { ...ctx, connstring: ctx.source?.connUrl ?? null });
-    return (await runLogged(argv, { ...ctx, ...ctx.config.user })) === 0;
+    return (await runLogged(argv, methodRunOptions(ctx, ctx.config.user))) === 0;
   },
 });

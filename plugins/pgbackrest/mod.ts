@@ -42,8 +42,9 @@ export const plugin = definePlugin({
   permissions: (c) => ({ run: [resolveExecutable(c.executable)] }),
   module: new URL("./worker.ts", import.meta.url),
   hooks: ["bootstrap", "createReplica"],
-  // A standby restore needs no leader and works on an existing data directory (--delta).
-  methodTraits: () => ({ keepData: true, noLeader: true }),
+  // A standby restore needs no leader and works on an existing data directory (--delta); a bootstrap restore
+  // replays the archive through the restore_command pgBackRest writes, so those settings must stay.
+  methodTraits: () => ({ keepData: true, noLeader: true, keepExistingRecoveryConf: true }),
 });
 export default plugin;
 

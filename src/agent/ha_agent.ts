@@ -523,7 +523,7 @@ export class HaAgent {
         });
         if (!started) throw new Error("the new standby leader did not start");
       } else {
-        await pg.bootstrap();
+        await pg.bootstrap({ onState: (s) => (this.#state = s) });
         // Patroni: a watchdog that cannot be armed cancels the bootstrap (mode required).
         if (!(await this.#armWatchdog())) throw new Error("watchdog could not be activated");
       }
@@ -541,7 +541,11 @@ export class HaAgent {
       log.info(standby ? "initialized a new standby cluster" : "initialized a new cluster");
     } catch (e) {
       log.error("Failed to bootstrap cluster", { error: e instanceof Error ? e.message : String(e) });
-      this.#state = standby ? "stopped" : "initdb failed";
+      this.#state = standby
+        ? "stopped"
+        : this.#state === "initializing new cluster"
+        ? "initdb failed"
+        : "custom bootstrap failed";
       // Like Patroni: give the initialize key back, clear the half-made data directory and stop, so a
       // supervisor (or the operator) sees the failure instead of a loop retrying initdb forever.
       await this.deps.watchdog?.disable();

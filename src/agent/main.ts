@@ -70,9 +70,15 @@ export async function main(args: string[]): Promise<void> {
     return { api: c.members.find((m) => m.name === config.name)?.data.api_url };
   });
 
-  const pg = new PostgresManager(config, dynamic, log);
-  const watchdog = new Watchdog(config.watchdog, { ttl: dynamic.ttl, loopWait: dynamic.loopWait }, log);
   const hooks = await createAgentHooks(config, log, { configPath: path });
+  // Plugin-backed bootstrap and replica methods (and Patroni method sections, via the command plugin).
+  const pg = new PostgresManager(config, {
+    dynamic,
+    log,
+    replicaMethods: hooks.replicaMethods,
+    bootstrapMethods: hooks.bootstrapMethods,
+  });
+  const watchdog = new Watchdog(config.watchdog, { ttl: dynamic.ttl, loopWait: dynamic.loopWait }, log);
   // Citus (not in observe-only mode: it writes the Citus catalog): watches the agent's view, and on workers
   // tells the coordinator about primary changes through the hooks.
   const citus: CitusMember | null = config.citus && !observeOnly

@@ -1,7 +1,8 @@
 /**
  * Builds the agent's lifecycle hooks from the configured plugins (each in its own Worker with only the
  * permissions it declares and the config grants) and the legacy `postgresql.callbacks` scripts, which run as a
- * trusted built-in after the plugins.
+ * trusted built-in after the plugins; and the custom bootstrap / replica-creation methods those plugins (and
+ * Patroni method sections, through the `command` plugin) provide, for the PostgreSQL manager.
  */
 import { dirname } from "node:path";
 import type { Config } from "../config/schema.ts";
@@ -12,6 +13,9 @@ import { legacyCallbacks } from "../../plugins/callbacks/mod.ts";
 import type { AgentHooks, HookContext } from "./hooks.ts";
 import type { Logger } from "./log.ts";
 import { connUrl } from "./member_data.ts";
+import { methodRegistries, planMethods } from "./method_plugins.ts";
+import type { BootstrapMethodRegistry } from "../postgres/custom_bootstrap.ts";
+import type { ReplicaMethodRegistry } from "../postgres/replica.ts";
 
 /** How long a before-hook may take before the agent goes ahead (unless the plugin vetoes on failure). */
 const VETO_DEADLINE_MS = 5000;
@@ -23,7 +27,13 @@ function pluginRole(role: string | undefined): PluginRole | null {
     : null;
 }
 
-export type AgentPluginHooks = AgentHooks & { host: PluginHost; close(): Promise<void> };
+export type AgentPluginHooks = AgentHooks & {
+  host: PluginHost;
+  /** Plugin-backed methods for `PostgresManager` (its `replicaMethods` / `bootstrapMethods` options). */
+  replicaMethods: ReplicaMethodRegistry;
+  bootstrapMethods: BootstrapMethodRegistry;
+  close(): Promise<void>;
+};
 
 export async function createAgentHooks(
   config: Config,
@@ -32,6 +42,7 @@ export async function createAgentHooks(
 ): Promise<AgentPluginHooks> {
   const baseDir = opts.configPath ? dirname(opts.configPath) : Deno.cwd();
   const specs = await resolvePlugins(config.plugins, baseDir);
+  const methods = planMethods(config, specs);
   const cb = config.postgresql.callbacks;
   const plog = log.child({ plugin: "callbacks" });
   const local = Object.values(cb).some(Boolean)
@@ -42,7 +53,7 @@ export async function createAgentHooks(
       error: (m, f) => plog.error(m, f),
     })]
     : [];
-  const host = new PluginHost(specs, {
+  const host = new PluginHost([...specs, ...methods.specs], {
     local,
     logger: {
       log(level, msg, fields) {
@@ -67,8 +78,20 @@ export async function createAgentHooks(
     lsn: c.lsn,
     reason: c.reason,
   });
+  const registries = methodRegistries(config, host, methods.bindings, (reason) => ({
+    scope: config.scope,
+    name: config.name,
+    role: null,
+    timeline: null,
+    connUrl: connUrl(config),
+    dataDir: config.postgresql.dataDir,
+    lsn: null,
+    reason,
+  }));
   return {
     host,
+    replicaMethods: registries.replica,
+    bootstrapMethods: registries.bootstrap,
     beforePromote: (c) =>
       host.veto("beforePromote", { ...base(c), oldLeader: c.oldLeader ?? null }, VETO_DEADLINE_MS),
     beforeDemote: (c) =>

@@ -7,6 +7,7 @@ import { loadConfig } from "../config/load.ts";
 import { type Env, readPatroniEnv } from "../config/env.ts";
 import { type AgentPermissions, computePermissions } from "../config/permissions.ts";
 import type { Config } from "../config/schema.ts";
+import { planMethods } from "../agent/method_plugins.ts";
 import { pluginPermissions } from "../plugins/permissions.ts";
 import { resolvePlugins } from "../plugins/resolve.ts";
 import { PERMISSION_KINDS } from "../plugins/types.ts";
@@ -21,17 +22,23 @@ function agentEnv(): Env {
 
 /**
  * The agent must hold what its plugins' workers are granted (a worker cannot exceed its parent), and read
- * access to the plugin modules it loads. Resolving imports each plugin's definition module.
+ * access to the plugin modules it loads. Resolving imports each plugin's definition module. Patroni method
+ * sections with a `command` run as `command` plugin instances, so they count as plugins here.
  */
-async function addPluginPermissions(
+export async function addPluginPermissions(
   perms: AgentPermissions,
   config: Config,
   configPath: string,
 ): Promise<void> {
-  if (config.plugins.length === 0) return;
-  const specs = await resolvePlugins(config.plugins, dirname(resolve(configPath)));
+  const resolved = await resolvePlugins(config.plugins, dirname(resolve(configPath)));
+  const specs = [...resolved, ...planMethods(config, resolved).specs];
+  if (specs.length === 0) return;
   const union = pluginPermissions(specs);
   for (const k of PERMISSION_KINDS) perms.add(k, ...(union[k] ?? []));
+  // Plugin definitions resolve bare executable names along PATH when the agent instantiates them (that is how
+  // a method plugin's `run` grant names the binary): PATH, and a stat of each granted executable.
+  perms.add("env", "PATH");
+  perms.add("read", ...(union.run ?? []).filter((r) => r.startsWith("/")));
   // A worker loads its module graph with the agent's read permission: pgwarden's own sources (worker_entry,
   // mod.ts, first-party plugins) and each plugin's directory.
   const root = fromFileUrl(new URL("../../", import.meta.url));

@@ -1,13 +1,14 @@
 /** Helpers for plugins that run executables: resolving names for run permissions, and running with logs. */
-import type { PluginLogger } from "./types.ts";
+import type { MethodRunArgs, PluginLogger } from "./types.ts";
 
 /**
  * Absolute path of `name` on `PATH` (called where the plugin's permissions are computed, in the agent).
  * A name that is not found is returned unchanged: the worker's spawn is then denied and logged.
  */
-export function resolveExecutable(name: string, path = Deno.env.get("PATH") ?? ""): string {
+export function resolveExecutable(name: string, path?: string): string {
+  // An absolute name needs no PATH (nor the permission to read it).
   if (name.includes("/")) return name;
-  for (const dir of path.split(":").filter(Boolean)) {
+  for (const dir of (path ?? Deno.env.get("PATH") ?? "").split(":").filter(Boolean)) {
     try {
       const p = `${dir}/${name}`;
       const st = Deno.statSync(p);
@@ -64,4 +65,19 @@ export async function runLogged(argv: string[], opts: RunOptions): Promise<numbe
     opts.logger.warn("command failed", { argv, code: status.code, signal: status.signal });
   }
   return status.code;
+}
+
+/**
+ * Run options for a method's tool: as the PostgreSQL OS user the agent passes when it runs as root (unless the
+ * plugin's own config names a user), with that user's HOME and the agent's environment additions (PGPASSFILE).
+ */
+export function methodRunOptions(
+  ctx: MethodRunArgs & { logger: PluginLogger; signal: AbortSignal },
+  configured?: { uid: number; gid: number },
+): RunOptions {
+  const os = ctx.osUser ?? null;
+  const env: Record<string, string> = { ...ctx.env };
+  if (os && !configured) Object.assign(env, { HOME: os.home, USER: os.name, LOGNAME: os.name });
+  const as = configured ?? (os ? { uid: os.uid, gid: os.gid } : {});
+  return { logger: ctx.logger, signal: ctx.signal, ...as, ...(Object.keys(env).length ? { env } : {}) };
 }

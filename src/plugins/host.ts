@@ -653,11 +653,17 @@ export class PluginHost {
     return { vetoed: false };
   }
 
-  /** `keep_data`/`no_leader` of a method plugin (defaults when it declares none). */
-  methodTraits(name: string): { keepData: boolean; noLeader: boolean } | undefined {
+  /** `keep_data`/`no_leader`/`keep_existing_recovery_conf` of a method plugin (defaults when it declares none). */
+  methodTraits(
+    name: string,
+  ): { keepData: boolean; noLeader: boolean; keepExistingRecoveryConf: boolean } | undefined {
     const spec = this.#runners.get(name)?.spec;
     if (!spec) return undefined;
-    return { keepData: spec.methodTraits?.keepData ?? false, noLeader: spec.methodTraits?.noLeader ?? false };
+    return {
+      keepData: spec.methodTraits?.keepData ?? false,
+      noLeader: spec.methodTraits?.noLeader ?? false,
+      keepExistingRecoveryConf: spec.methodTraits?.keepExistingRecoveryConf ?? false,
+    };
   }
 
   /** Does a plugin named `name` provide this kind of method? */

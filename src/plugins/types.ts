@@ -76,8 +76,24 @@ export interface HookArgs {
   beforePromote: { oldLeader: string | null };
   beforeDemote: { newLeader: string | null };
   beforeSwitchover: { leader: string; candidate: string | null };
-  bootstrap: { method: string };
-  createReplica: { method: string; source: { name: string; connUrl: string } | null };
+  bootstrap: { method: string } & MethodRunArgs;
+  createReplica: { method: string; source: { name: string; connUrl: string } | null } & MethodRunArgs;
+}
+
+/** The OS user PostgreSQL runs as, for tools a method runs on the data directory. */
+export interface MethodOsUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** What the agent adds to a method call besides the usual context. */
+export interface MethodRunArgs {
+  /** Set when the agent runs as root: run data-directory tools as this user (PostgreSQL refuses root). */
+  osUser?: MethodOsUser | null;
+  /** Environment for the tools (PGPASSFILE for the source's credentials). */
+  env?: Record<string, string>;
 }
 
 /** What the host sends for one call of `hook`. */
@@ -143,10 +159,14 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   methodTraits?: (config: z.output<S>) => MethodTraits;
 }
 
-/** Patroni's `keep_data` (do not wipe the data directory around the method) and `no_leader` (needs no source). */
+/**
+ * Patroni's `keep_data` (do not wipe the data directory around the method), `no_leader` (needs no source) and,
+ * for bootstrap methods, `keep_existing_recovery_conf` (the restore's own recovery settings are needed).
+ */
 export const MethodTraitsSchema = z.strictObject({
   keepData: z.boolean().default(false),
   noLeader: z.boolean().default(false),
+  keepExistingRecoveryConf: z.boolean().default(false),
 });
 export type MethodTraits = z.input<typeof MethodTraitsSchema>;
 

@@ -10,6 +10,13 @@ import { type DynamicConfig, DynamicConfigSchema } from "../config/dynamic.ts";
 import { type Clock, realClock } from "../util/clock.ts";
 import { createRoles, initdbArgs, runPostBootstrap } from "./bootstrap.ts";
 import {
+  awaitEndOfRecovery,
+  type BootstrapMethod,
+  BootstrapMethodRegistry,
+  recoveryPlan,
+  STRAY_FILES,
+} from "./custom_bootstrap.ts";
+import {
   applyReplicaMinimums,
   BASE_CONF,
   configDir,
@@ -27,15 +34,16 @@ import {
 import { connUrl, formatConninfo, type PgpassEntry, renderPgpass } from "./conninfo.ts";
 import { type ControlData, localWalEnd, parseControlData } from "./controldata.ts";
 import { PgCommandError, PgError, PgStateError, PgUnreachableError } from "./errors.ts";
-import { formatLsn } from "./lsn.ts";
+import { formatLsn, parseLsnOrNull } from "./lsn.ts";
 import { exists, OsUser, runCommand } from "./os_user.ts";
 import { binaries, type PgBinaries, PgCtl } from "./pg_ctl.ts";
-import type { PgState, PostgresPort, StartOptions, StopMode, Upstream } from "./port.ts";
+import type { BootstrapOptions, PgState, PostgresPort, StartOptions, StopMode, Upstream } from "./port.ts";
 import {
   isConnectionError,
   observeQuery,
   openSql,
   pendingRestart,
+  RECOVERY_PARAMETERS,
   reloadAndWait,
   replicationRows,
   type Sql,
@@ -86,6 +94,8 @@ export interface ManagerOptions {
   asRoot?: boolean;
   /** Extra replica methods (plugins); the configured sections and `basebackup` are added automatically. */
   replicaMethods?: ReplicaMethodRegistry;
+  /** Custom bootstrap methods (plugins) that `bootstrap.method` may name; without one, initdb is used. */
+  bootstrapMethods?: BootstrapMethodRegistry;
 }
 
 const CLEAN_STATES = new Set(["shut down", "shut down in recovery"]);
@@ -100,6 +110,7 @@ export class PostgresManager implements PostgresPort {
   readonly user: OsUser;
   readonly ctl: PgCtl;
   readonly replicaMethods: ReplicaMethodRegistry;
+  readonly bootstrapMethods: BootstrapMethodRegistry;
   #dynamic: DynamicConfig | null;
   #log: LogFn;
   #clock: Clock;
@@ -141,6 +152,7 @@ export class PostgresManager implements PostgresPort {
     this.#log = opts.log ? toLogFn(opts.log) : () => {};
     this.#clock = opts.clock ?? realClock;
     this.replicaMethods = opts.replicaMethods ?? new ReplicaMethodRegistry();
+    this.bootstrapMethods = opts.bootstrapMethods ?? new BootstrapMethodRegistry();
     if (!this.replicaMethods.get("basebackup")) {
       this.replicaMethods.register(basebackupMethod(config.postgresql.basebackup));
     }
@@ -419,12 +431,18 @@ export class PostgresManager implements PostgresPort {
     return out;
   }
 
-  /** Write postgresql.conf, hba/ident, signal files and the pass file for `role`. */
-  async #writeConfig(recovery: GucMap | null, opts: { hbaOverride?: string[] } = {}): Promise<void> {
+  /**
+   * Write postgresql.conf, hba/ident, signal files and the pass file for `role`. `keepRecovery`: recovery
+   * settings and signal files a restore left in place stay as they are (custom bootstrap).
+   */
+  async #writeConfig(
+    recovery: GucMap | null,
+    opts: { hbaOverride?: string[]; keepRecovery?: boolean } = {},
+  ): Promise<void> {
     this.#majorCache = await this.majorVersion();
     await this.#ensureBaseConf();
     const eff = this.#effective();
-    if (recovery) {
+    if (recovery || opts.keepRecovery) {
       const cd = await this.controlData().catch(() => null);
       if (cd) {
         const r = applyReplicaMinimums(eff.parameters, cd.settings);
@@ -458,7 +476,7 @@ export class PostgresManager implements PostgresPort {
     }
     if (recovery) {
       await this.user.writeFile(`${this.dataDir}/standby.signal`, "");
-    } else {
+    } else if (!opts.keepRecovery) {
       await Deno.remove(`${this.dataDir}/standby.signal`).catch(() => {});
       await Deno.remove(`${this.dataDir}/recovery.signal`).catch(() => {});
     }
@@ -653,11 +671,21 @@ export class PostgresManager implements PostgresPort {
   // ---------------------------------------------------------------------------------------------------
   // Bootstrap and replica creation
 
-  async bootstrap(): Promise<void> {
+  async bootstrap(opts: BootstrapOptions = {}): Promise<void> {
     if (await exists(`${this.dataDir}/PG_VERSION`)) {
       throw new PgStateError(`Cannot bootstrap: "${this.dataDir}" already holds a cluster`);
     }
     await this.user.ensureOwnedDir(this.dataDir);
+    const name = this.config.bootstrap.method;
+    if (name !== "initdb") {
+      const method = this.bootstrapMethods.get(name);
+      if (method) return await this.#customBootstrap(method, opts);
+      // Patroni too runs initdb when the named method has no command.
+      this.#log(
+        "warning",
+        `bootstrap.method "${name}" names no bootstrap method plugin or section: using initdb`,
+      );
+    }
     const su = this.config.postgresql.authentication.superuser;
     let pwfile: string | null = null;
     if (su.password !== undefined) {
@@ -696,17 +724,133 @@ export class PostgresManager implements PostgresPort {
       await sock.end({ timeout: 1 }).catch(() => {});
     }
 
+    await this.#postBootstrapScript();
+  }
+
+  /** `bootstrap.post_bootstrap`, if configured; a failure fails the bootstrap. */
+  async #postBootstrapScript(): Promise<void> {
     const script = this.config.bootstrap.postBootstrap;
-    if (script) {
-      this.#log("info", `Running post_bootstrap script: ${script}`);
-      const url = connUrl({
-        host: localHost(this.config.postgresql.listen),
-        port,
-        user: su.username,
-        database: this.config.postgresql.database,
+    if (!script) return;
+    this.#log("info", `Running post_bootstrap script: ${script}`);
+    const url = connUrl({
+      host: localHost(this.config.postgresql.listen),
+      port: parseListen(this.config.postgresql.listen).port,
+      user: this.config.postgresql.authentication.superuser.username,
+      database: this.config.postgresql.database,
+    });
+    await runPostBootstrap(this.user, script, url, this.passfile);
+  }
+
+  /**
+   * Patroni's custom bootstrap: the method fills the (empty, owned) data directory, typically restoring a
+   * backup; then the result is made this cluster's primary: stray files from the source go, recovery
+   * settings per the method (`recovery_conf`, `keep_existing_recovery_conf`), start with local trust only,
+   * wait for the end of recovery (promoting a server that would stay in recovery), create or update our
+   * roles, drop the method's recovery settings, restore pg_hba and run post_bootstrap. No fallback to initdb.
+   */
+  async #customBootstrap(method: BootstrapMethod, opts: BootstrapOptions): Promise<void> {
+    opts.onState?.("running custom bootstrap script");
+    this.#log("info", `Running custom bootstrap method "${method.name}"`);
+    await this.#writePgpass();
+    let ok = false;
+    try {
+      ok = await method.run({
+        dataDir: this.dataDir,
+        scope: this.config.scope,
+        user: this.user,
+        env: { PGPASSFILE: this.passfile },
+        log: this.#log,
       });
-      await runPostBootstrap(this.user, script, url, this.passfile);
+    } catch (e) {
+      this.#log("error", `Custom bootstrap method "${method.name}" threw: ${errText(e)}`);
     }
+    if (!ok) {
+      opts.onState?.("custom bootstrap failed");
+      throw new PgStateError(`Custom bootstrap method "${method.name}" failed`);
+    }
+    if (!(await exists(`${this.dataDir}/PG_VERSION`))) {
+      opts.onState?.("custom bootstrap failed");
+      throw new PgStateError(`Custom bootstrap method "${method.name}" left no cluster in "${this.dataDir}"`);
+    }
+    await this.user.chown(this.dataDir);
+    await Deno.chmod(this.dataDir, 0o700);
+    for (const f of STRAY_FILES) await Deno.remove(`${this.dataDir}/${f}`).catch(() => {});
+    // The source's server log is not this cluster's history.
+    await emptyDir(`${this.dataDir}/log`);
+    this.#recovery = undefined;
+
+    const plan = recoveryPlan(method);
+    const hbaPath = `${this.configDir}/pg_hba.conf`;
+    const restoredHba = await Deno.readTextFile(hbaPath).catch(() => null);
+    // Until our roles have their passwords, only local socket connections are trusted.
+    await this.#writeConfig(plan.settings, {
+      hbaOverride: ["local all all trust"],
+      keepRecovery: plan.keepExisting,
+    });
+    if (plan.signal === "recovery") {
+      await Deno.remove(`${this.dataDir}/standby.signal`).catch(() => {});
+      await this.user.writeFile(`${this.dataDir}/recovery.signal`, "");
+    }
+    await this.user.ensureOwnedDir(`${this.dataDir}/log`);
+    opts.onState?.("starting after custom bootstrap");
+    this.#log("info", "starting after custom bootstrap");
+    await this.#closeSql();
+    const t = this.config.postgresql.pgCtlTimeout;
+    const r = await this.ctl.start(t);
+    // Still starting (replaying up to consistency) is fine: the wait below keeps watching the postmaster.
+    if (!r.ok && !(r.timedOut && (await this.ctl.postmasterPid()) !== null)) {
+      throw new PgStateError(
+        `Cannot start the restored cluster: ${r.output.trim()} ${await this.#logTail()}`,
+      );
+    }
+    const su = this.config.postgresql.authentication.superuser;
+    const { port } = parseListen(this.config.postgresql.listen);
+    const sock = openSql({ host: this.#socketDir(), port, user: su.username, database: "postgres", max: 1 });
+    try {
+      await awaitEndOfRecovery({
+        probe: async () => {
+          const rows = await sock.unsafe(`SELECT pg_is_in_recovery() AS r,
+            CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS p,
+            pg_last_wal_replay_lsn()::text AS l`);
+          const row = rows[0] as Record<string, unknown>;
+          return {
+            inRecovery: row.r === true || row.r === "t",
+            paused: row.p === true || row.p === "t",
+            replayLsn: parseLsnOrNull(row.l === null ? null : String(row.l)),
+          };
+        },
+        alive: async () => (await this.ctl.postmasterPid()) !== null,
+        promote: async () => {
+          const p = await this.ctl.promote(t);
+          if (!p.ok) throw new PgStateError(`Cannot promote the restored cluster: ${p.output.trim()}`);
+        },
+        standbyMode: () => exists(`${this.dataDir}/standby.signal`),
+        clock: this.#clock,
+        log: this.#log,
+      }).catch(async (e) => {
+        throw new PgStateError(`${errText(e)} ${await this.#logTail()}`);
+      });
+      await createRoles(sock, this.config);
+      // What the method wrote into postgresql.auto.conf for its recovery must not steer later recoveries:
+      // the agent renders those settings itself (Patroni removes them too).
+      const names = RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ");
+      const rows = await sock.unsafe(`SELECT DISTINCT name FROM pg_file_settings
+        WHERE sourcefile LIKE '%postgresql.auto.conf' AND name IN (${names})`);
+      for (const row of rows as Record<string, unknown>[]) {
+        const n = String(row.name);
+        if ((RECOVERY_PARAMETERS as readonly string[]).includes(n)) {
+          await sock.unsafe(`ALTER SYSTEM RESET ${n}`);
+        }
+      }
+      if (restoredHba !== null && !hbaLines(this.config, this.#dynamic)) {
+        await this.user.writeFile(hbaPath, restoredHba);
+      }
+      await this.#writeConfig(null);
+      await reloadAndWait(sock, (ms) => this.#clock.sleep(ms));
+    } finally {
+      await sock.end({ timeout: 1 }).catch(() => {});
+    }
+    await this.#postBootstrapScript();
   }
 
   /** Conninfo of `source` for the replication user, with the pass file instead of the password. */

@@ -73,10 +73,24 @@ export interface StartOptions {
   timeoutS: number;
 }
 
+/** Patroni's member states while a custom bootstrap method runs. */
+export type BootstrapState =
+  | "running custom bootstrap script"
+  | "starting after custom bootstrap"
+  | "custom bootstrap failed";
+
+export interface BootstrapOptions {
+  /** Progress of a custom bootstrap, as the member state to publish. */
+  onState?(state: BootstrapState): void;
+}
+
 export interface PostgresPort {
   observe(): Promise<PgState>;
-  /** initdb with bootstrap.initdb options, render config, start, create users, run post_bootstrap. */
-  bootstrap(): Promise<void>;
+  /**
+   * A new cluster: initdb with bootstrap.initdb options, or the custom method `bootstrap.method` names (then
+   * Patroni's after-steps); render config, start, create users, run post_bootstrap.
+   */
+  bootstrap(opts?: BootstrapOptions): Promise<void>;
   /**
    * Clone from a running member (pg_basebackup or a configured replica method). `methods` overrides
    * `create_replica_methods` (a standby cluster's own list for cloning the remote primary).
