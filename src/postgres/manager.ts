@@ -545,10 +545,15 @@ export class PostgresManager implements PostgresPort {
     return { pendingRestart: Object.keys(pending).length > 0 };
   }
 
-  async setSynchronousStandbyNames(ssn: string | null): Promise<void> {
+  async setSynchronousStandbyNames(ssn: string | null | undefined): Promise<void> {
     this.#ssn = ssn;
     await this.#rewriteConfig();
     if ((await this.ctl.postmasterPid()) !== null) await this.#reloadAndWait();
+  }
+
+  async synchronousStandbyNames(): Promise<string> {
+    const rows = await this.#withSql((sql) => sql.unsafe(`SELECT current_setting('synchronous_standby_names') AS v`));
+    return String((rows[0] as Record<string, unknown>).v ?? "");
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -117,8 +117,13 @@ export interface PostgresPort {
   applyParameters(params: Record<string, string | number | boolean>): Promise<{ pendingRestart: boolean }>;
   /** Primary: make the physical replication slots exactly `names` (plus permanent ones kept by caller). */
   syncReplicationSlots(names: string[]): Promise<void>;
-  /** Set synchronous_standby_names (null = none) and reload. */
-  setSynchronousStandbyNames(ssn: string | null): Promise<void>;
+  /**
+   * Set synchronous_standby_names (null = none) and reload; `undefined` hands the setting back to the user's
+   * configuration (synchronous mode turned off).
+   */
+  setSynchronousStandbyNames(ssn: string | null | undefined): Promise<void>;
+  /** The synchronous_standby_names value in effect (SHOW); optional for ports that cannot tell. */
+  synchronousStandbyNames?(): Promise<string>;
   /** Run one SQL query (ctl query, Citus); rows as objects. */
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** New effective dynamic configuration (parameters, pg_hba, slots to ignore); used from the next rewrite. */
