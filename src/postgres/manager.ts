@@ -552,7 +552,9 @@ export class PostgresManager implements PostgresPort {
   }
 
   async synchronousStandbyNames(): Promise<string> {
-    const rows = await this.#withSql((sql) => sql.unsafe(`SELECT current_setting('synchronous_standby_names') AS v`));
+    const rows = await this.#withSql((sql) =>
+      sql.unsafe(`SELECT current_setting('synchronous_standby_names') AS v`)
+    );
     return String((rows[0] as Record<string, unknown>).v ?? "");
   }
 
