@@ -44,6 +44,7 @@ import {
   toScheduled,
 } from "./scheduled_restart.ts";
 import { DynamicState } from "./dynamic_state.ts";
+import { DcsUnavailableError } from "../dcs/errors.ts";
 import { SyncExecutor } from "./sync_executor.ts";
 import type { Watchdog } from "./watchdog.ts";
 
@@ -325,23 +326,8 @@ export class HaAgent {
     const peers = needPeers ? await this.deps.peers.status(askable) : [];
     let failsafeAllAccepted: boolean | null = null;
     const d = this.dyn.current;
-    const failsafeMap = this.#failsafeMap;
-    if (
-      !dcsRes.ok && d.failsafeMode && this.#pg.inRecovery === false && failsafeMap &&
-      this.name in failsafeMap && !d.pause
-    ) {
-      const targets = Object.entries(failsafeMap).filter(([n]) => n !== this.name)
-        .map(([name, apiUrl]) => ({ name, apiUrl }));
-      // Replicas count ttl from when they got our POST: our own validity must not start later than that.
-      const sentAt = clock.now();
-      failsafeAllAccepted = await this.deps.peers.failsafe(targets, {
-        name: this.name,
-        conn_url: buildMemberData(config, this.#memberState()).conn_url,
-        api_url: buildMemberData(config, this.#memberState()).api_url,
-      });
-      this.memory.failsafeActive = failsafeAllAccepted;
-      if (failsafeAllAccepted) this.memory.leaderValidUntil = sentAt + d.ttl * 1000;
-    } else if (dcsRes.ok) this.memory.failsafeActive = false;
+    if (!dcsRes.ok && this.#pg.inRecovery === false) failsafeAllAccepted = await this.#failsafeCheck();
+    else if (dcsRes.ok) this.memory.failsafeActive = false;
     return {
       now,
       name: this.name,
@@ -639,12 +625,51 @@ export class HaAgent {
     return true;
   }
 
+  /**
+   * DCS down on a running primary (§3.14): with failsafe_mode, ask every other member listed in `failsafe`
+   * (POST /failsafe). When all accept, stay primary for another ttl counted from before the request (the
+   * replicas count their ttl from receiving it). Null when failsafe does not apply (off, paused, not listed).
+   */
+  async #failsafeCheck(): Promise<boolean | null> {
+    const d = this.dyn.current;
+    const map = this.#failsafeMap;
+    if (!d.failsafeMode || d.pause || !map || !(this.name in map)) {
+      this.memory.failsafeActive = false;
+      return null;
+    }
+    const targets = Object.entries(map).filter(([n]) => n !== this.name).map(([name, apiUrl]) => ({
+      name,
+      apiUrl,
+    }));
+    const sentAt = this.deps.clock.now();
+    const me = buildMemberData(this.deps.config, this.#memberState());
+    const accepted = await this.deps.peers.failsafe(targets, {
+      name: this.name,
+      conn_url: me.conn_url,
+      api_url: me.api_url,
+      ...(this.#failsafeSlots ? { slots: this.#failsafeSlots } : {}),
+    });
+    this.memory.failsafeActive = accepted;
+    if (accepted) {
+      this.memory.leaderValidUntil = sentAt + d.ttl * 1000;
+      await this.deps.watchdog?.keepalive();
+    }
+    return accepted;
+  }
+
+  /** Slot positions the leader last published in `status.slots`, sent along with POST /failsafe. */
+  #failsafeSlots: Record<string, number> | null = null;
+  /** The last renewal failed with a DCS transport error (not "someone else holds the lock"). */
+  #renewDcsError = false;
+
   async #renew(leader: LeaderKey): Promise<boolean> {
     const t0 = this.deps.clock.now();
     let ok = false;
+    this.#renewDcsError = false;
     try {
       ok = await this.deps.dcs.updateLeader(leader);
     } catch (e) {
+      this.#renewDcsError = e instanceof DcsUnavailableError;
       this.deps.log.warn("failed to update leader lock", { error: String(e) });
     }
     this.memory.leaderValidUntil = ok ? t0 + this.dyn.current.ttl * 1000 : 0;
@@ -776,6 +801,19 @@ export class HaAgent {
     const c = obs.dcs.ok ? obs.dcs.cluster : null;
     if (!c?.leader) return;
     if (!(await this.#renew(c.leader))) {
+      if (this.#renewDcsError && obs.pg.inRecovery === false && !this.dyn.current.pause) {
+        // The DCS failed between our read and the renewal: handled like an unreadable DCS (Patroni raises
+        // DCSError out of update_lock), i.e. failsafe or an offline demotion, not a lost lock.
+        if (await this.#failsafeCheck()) {
+          log.info(
+            "continue to run as a leader because failsafe mode is enabled and all members are accessible",
+          );
+          return;
+        }
+        log.info("demoting self because DCS is not accessible and I was a leader");
+        await this.#demote("offline", "fast", false, null, obs);
+        return;
+      }
       if (obs.pg.inRecovery === false && !this.dyn.current.pause) {
         log.info("demoted self because failed to update leader lock in DCS");
         await this.#demote("immediate-nolock", "immediate", false, null, obs);
