@@ -66,8 +66,8 @@ export function httpPeerClient(
               body: JSON.stringify(body),
               signal: AbortSignal.timeout(timeoutMs),
             });
-            await r.body?.cancel();
-            return r.status === 200;
+            // Patroni counts only `200 Accepted`: a member running as primary answers 500.
+            return r.status === 200 && (await r.text()).trim() === "Accepted";
           } catch {
             // one retry, as Patroni
           }
