@@ -630,10 +630,12 @@ export class HaAgent {
    * (POST /failsafe). When all accept, stay primary for another ttl counted from before the request (the
    * replicas count their ttl from receiving it). Null when failsafe does not apply (off, paused, not listed).
    */
-  async #failsafeCheck(): Promise<boolean | null> {
+  async #failsafeCheck(validUntil = this.memory.leaderValidUntil): Promise<boolean | null> {
     const d = this.dyn.current;
     const map = this.#failsafeMap;
-    if (!d.failsafeMode || d.pause || !map || !(this.name in map)) {
+    // Failsafe may only extend a leadership that has not lapsed: once our lock expired (e.g. the agent was
+    // frozen longer than ttl) another member may hold it, and POSTs from us would revive a stale primary.
+    if (!d.failsafeMode || d.pause || !map || !(this.name in map) || validUntil <= this.deps.clock.now()) {
       this.memory.failsafeActive = false;
       return null;
     }
@@ -661,11 +663,14 @@ export class HaAgent {
   #failsafeSlots: Record<string, number> | null = null;
   /** The last renewal failed with a DCS transport error (not "someone else holds the lock"). */
   #renewDcsError = false;
+  /** Our lock validity just before the last renewal attempt (a failed renewal zeroes the current one). */
+  #validBeforeRenew = 0;
 
   async #renew(leader: LeaderKey): Promise<boolean> {
     const t0 = this.deps.clock.now();
     let ok = false;
     this.#renewDcsError = false;
+    this.#validBeforeRenew = this.memory.leaderValidUntil;
     try {
       ok = await this.deps.dcs.updateLeader(leader);
     } catch (e) {
@@ -804,7 +809,7 @@ export class HaAgent {
       if (this.#renewDcsError && obs.pg.inRecovery === false && !this.dyn.current.pause) {
         // The DCS failed between our read and the renewal: handled like an unreadable DCS (Patroni raises
         // DCSError out of update_lock), i.e. failsafe or an offline demotion, not a lost lock.
-        if (await this.#failsafeCheck()) {
+        if (await this.#failsafeCheck(this.#validBeforeRenew)) {
           log.info(
             "continue to run as a leader because failsafe mode is enabled and all members are accessible",
           );
