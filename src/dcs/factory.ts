@@ -45,35 +45,13 @@ export async function createDcs(config: Config, opts: CreateDcsOptions = {}): Pr
       return new MemoryDcs(opts.memoryStore ?? namedMemoryStore(config.memory?.id ?? "default"), o);
     }
     case "consul": {
-      // TODO(consul backend): src/dcs/consul.ts exports `ConsulDcs` with constructor (config, opts).
-      const { ConsulDcs } = await loadBackend<"ConsulDcs">("./consul.ts", "ConsulDcs");
+      // A literal specifier: the least-privilege agent may only import modules of its static graph.
+      const { ConsulDcs } = await import("./consul.ts");
       return new ConsulDcs(config, o);
     }
     case "zookeeper": {
-      // TODO(zookeeper backend): src/dcs/zookeeper.ts exports `ZooKeeperDcs` with constructor (config, opts).
-      const { ZooKeeperDcs } = await loadBackend<"ZooKeeperDcs">("./zookeeper.ts", "ZooKeeperDcs");
+      const { ZooKeeperDcs } = await import("./zookeeper.ts");
       return new ZooKeeperDcs(config, o);
     }
   }
-}
-
-type BackendClass = new (config: Config, opts: DcsOptions) => Dcs;
-
-/**
- * Import a backend module written in parallel with this factory. The specifier is computed so type-checking
- * does not require the file to exist yet; replace with a literal `import("./x.ts")` once it does.
- */
-async function loadBackend<K extends string>(file: string, exportName: K): Promise<Record<K, BackendClass>> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(new URL(file, import.meta.url).href);
-  } catch (e) {
-    throw new Error(`DCS backend ${file} could not be loaded: ${e instanceof Error ? e.message : e}`, {
-      cause: e,
-    });
-  }
-  if (typeof mod[exportName] !== "function") {
-    throw new Error(`DCS backend ${file} does not export ${exportName}`);
-  }
-  return mod as Record<K, BackendClass>;
 }

@@ -1,0 +1,109 @@
+/**
+ * Measuring instruments shared by the HA benchmarks, the same for pgwarden and Patroni clusters:
+ * a write loop whose longest gap between acknowledged commits is the write unavailability, a health check
+ * (one primary, every replica streaming in pg_stat_replication), and /proc/<pid> readings.
+ */
+import type { TestCluster, TestNode } from "../helpers/cluster.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type Sql = ReturnType<TestNode["sql"]>;
+
+/** Commits `INSERT`s every ~10 ms through whichever node accepts; records each commit's time. */
+export class WriteLoop {
+  readonly commits: number[] = [];
+  #stop = false;
+  #done: Promise<void>;
+
+  constructor(cluster: TestCluster) {
+    this.#done = this.#run(cluster);
+  }
+
+  async #run(cluster: TestCluster): Promise<void> {
+    let i = 0;
+    let sql: Sql | null = null;
+    while (!this.#stop) {
+      const n = cluster.nodes[i % cluster.nodes.length]!;
+      sql ??= n.sql({ timeoutS: 1 });
+      try {
+        await Promise.race([
+          sql`INSERT INTO bench_writes DEFAULT VALUES`,
+          sleep(1000).then(() => Promise.reject(new Error("timeout"))),
+        ]);
+        this.commits.push(performance.now());
+        await sleep(10);
+      } catch {
+        sql.end({ timeout: 0 }).catch(() => {});
+        sql = null;
+        i++;
+        await sleep(10);
+      }
+    }
+    await sql?.end({ timeout: 0 }).catch(() => {});
+  }
+
+  /** Longest gap (ms) between consecutive commits after `since` (performance.now()). */
+  gapAfter(since: number): number {
+    let gap = 0;
+    let prev: number | null = null;
+    for (const t of this.commits) {
+      if (prev !== null && t >= since) gap = Math.max(gap, t - prev);
+      prev = t;
+    }
+    return gap;
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await this.#done;
+  }
+}
+
+export async function createBenchTable(primary: TestNode): Promise<void> {
+  const sql = primary.sql();
+  try {
+    await sql`CREATE TABLE IF NOT EXISTS bench_writes(id bigserial PRIMARY KEY, at timestamptz DEFAULT now())`;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** The primary when exactly one node says so and all others stream from it, else null. */
+export async function healthyPrimary(cluster: TestCluster): Promise<TestNode | null> {
+  const live = cluster.nodes.filter((n) => n.proc);
+  const roles = await Promise.all(live.map((n) => n.role().catch(() => null)));
+  const primaries = live.filter((_, i) => roles[i] === "primary");
+  if (primaries.length !== 1 || live.length !== cluster.nodes.length) return null;
+  const p = primaries[0]!;
+  const sql = p.sql({ timeoutS: 1 });
+  try {
+    const rows = await sql`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`;
+    return rows[0]!.n === cluster.nodes.length - 1 ? p : null;
+  } catch {
+    return null;
+  } finally {
+    await sql.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+export async function waitHealthy(cluster: TestCluster, timeoutMs: number): Promise<TestNode> {
+  return await cluster.waitFor(
+    "one primary and all replicas streaming",
+    () => healthyPrimary(cluster),
+    timeoutMs,
+  );
+}
+
+/** utime + stime of `pid` in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields after the command: state is [0], utime is field 14 overall → index 11, stime → 12.
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Resident set size of `pid` in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
