@@ -580,6 +580,8 @@ export class HaAgent {
     this.#state = "starting";
     this.memory.startingSince = this.deps.clock.now();
     this.memory.startedPg = true;
+    // Published now, not at the end of the cycle: peers and operators see the start in progress.
+    await this.#touchMember();
     // Do not block the loop for the whole start timeout: the holder must keep renewing its lock.
     const waitS = Math.max(1, Math.min(timeoutS, Math.floor(this.dyn.current.ttl / 2)));
     if (role === "primary" && c) await this.#sync.beforeStartAsPrimary(c, this.dyn.current);

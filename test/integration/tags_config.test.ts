@@ -2,10 +2,11 @@
  * Tags, dynamic configuration, scheduled restart, reinitialize and the watchdog on a real 3-node cluster
  * (PostgreSQL 15 + etcd, agents through bin/pgwarden):
  * - node1 arms a watchdog with Patroni's testing driver on a named pipe the test reads;
- * - node2 is tagged `clonefrom`; node3 `replicatefrom: node2` and `noloadbalance`;
+ * - node2 is tagged `clonefrom`; node3 `replicatefrom: node2`, `noloadbalance` and `nofailover`;
  * - a parameter changed with PATCH /config reaches every member, a restart-requiring one shows pending_restart
  *   until `ctl restart --scheduled --pending` performs it;
- * - `POST /reinitialize` on node3 re-clones it from the clonefrom member with its progress in `state`.
+ * - `POST /reinitialize` on node3 re-clones it from the clonefrom member with its progress in `state`;
+ * - when the leader goes away, only node2 may take over.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startCluster, type TestCluster, type TestNode } from "../helpers/cluster.ts";
@@ -46,6 +47,40 @@ async function readPipe(path: string): Promise<string> {
   return out;
 }
 
+/** etcd v3 JSON gateway: the key's value and revisions at `revision` (0 = now). */
+async function etcdGet(
+  url: string,
+  key: string,
+  revision = 0,
+): Promise<{ header: number; mod: number; value: string | null }> {
+  const r = await fetch(`${url}/v3/kv/range`, {
+    method: "POST",
+    body: JSON.stringify({ key: btoa(key), ...(revision ? { revision: String(revision) } : {}) }),
+  });
+  const j = await r.json() as {
+    header: { revision: string };
+    kvs?: { mod_revision: string; value: string }[];
+  };
+  const kv = j.kvs?.[0];
+  return {
+    header: Number(j.header.revision),
+    mod: kv ? Number(kv.mod_revision) : 0,
+    value: kv ? atob(kv.value) : null,
+  };
+}
+
+/** Every `state` a member key held after revision `since`, oldest first (walks the key's history back). */
+async function memberStatesSince(url: string, key: string, since: number): Promise<string[]> {
+  const out: string[] = [];
+  let at = await etcdGet(url, key);
+  while (at.value !== null && at.mod > since) {
+    const st = String(JSON.parse(at.value).state);
+    if (out[0] !== st) out.unshift(st);
+    at = await etcdGet(url, key, at.mod - 1);
+  }
+  return out;
+}
+
 const patch = (n: TestNode, body: unknown) =>
   n.api("/config", {
     method: "PATCH",
@@ -69,7 +104,7 @@ Deno.test("tags, dynamic configuration, scheduled restart, reinitialize and watc
           ? { extra: { watchdog: { mode: "required", driver: "testing", device: fifo } } }
           : i === 1
           ? { tags: { clonefrom: true } }
-          : { tags: { replicatefrom: "node2", noloadbalance: true } },
+          : { tags: { replicatefrom: "node2", noloadbalance: true, nofailover: true } },
     });
     const c = cluster;
     const [node1, node2, node3] = c.nodes as [TestNode, TestNode, TestNode];
@@ -106,7 +141,11 @@ Deno.test("tags, dynamic configuration, scheduled restart, reinitialize and watc
     await t.step("noloadbalance: GET /replica answers 503 on node3 only", async () => {
       assertEquals((await node3.api("/replica")).status, 503);
       assertEquals((await node2.api("/replica")).status, 200);
-      assertEquals((await status(node3)).tags, { replicatefrom: "node2", noloadbalance: true });
+      assertEquals((await status(node3)).tags, {
+        replicatefrom: "node2",
+        noloadbalance: true,
+        nofailover: true,
+      });
     });
 
     await t.step(
@@ -180,16 +219,9 @@ Deno.test("tags, dynamic configuration, scheduled restart, reinitialize and watc
     await t.step(
       "POST /reinitialize re-clones node3 from the clonefrom member, progress in state",
       async () => {
-        const states = new Set<string>();
-        let polling = true;
-        const poller = (async () => {
-          while (polling) {
-            try {
-              states.add(String((await status(node3)).state));
-            } catch { /* restarting */ }
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        })();
+        // The member key's history shows the progress, every write of it (polling could miss a fast clone).
+        const key = `/service/${c.opts.scope}/members/node3`;
+        const since = (await etcdGet(c.etcd.clientUrl, key)).header;
         const pidBefore = node3.postmasterPid();
         const r = await node3.api("/reinitialize", { method: "POST", body: "{}" });
         assertEquals([r.status, r.text], [200, "reinitialize started"]);
@@ -201,12 +233,23 @@ Deno.test("tags, dynamic configuration, scheduled restart, reinitialize and watc
           return node3.postmasterPid() !== pidBefore &&
             rows.some((x) => x.application_name === "node3" && x.state === "streaming");
         }, 60_000);
-        polling = false;
-        await poller;
-        assert(states.has("creating replica"), [...states].join());
+        await c.waitFor("node3 running", async () => (await status(node3)).state === "running", 10_000);
+        const states = await memberStatesSince(c.etcd.clientUrl, key, since);
+        const progress = ["stopping", "creating replica", "starting", "running"];
+        assertEquals(states.filter((x) => progress.includes(x)), progress, states.join(" → "));
         assert(node3.logs.some((l) => l.includes("reinitializing: cloning from replica 'node2'")), c.tail());
-        const [row] = await query<{ n: string }>(node3, "SELECT count(*) AS n FROM pg_database");
-        assert(Number(row!.n) >= 3);
+      },
+    );
+
+    await t.step(
+      "nofailover: with the leader shut down, node2 takes over and node3 never races",
+      async () => {
+        await node1.stopAgent();
+        const next = await c.waitHealthy(2, 60_000);
+        assertEquals(next.name, "node2");
+        assertEquals((await status(node3)).role, "replica");
+        const raced = node3.logs.filter((l) => /promoted self|acquir/.test(l));
+        assertEquals(raced, []);
       },
     );
   } finally {
