@@ -76,7 +76,10 @@ Deno.test(
       try {
         for (let round = 1; round <= 2; round++) {
           await t.step(`round ${round}: kill -9 of the primary, the sync standby takes over`, async () => {
-            await cluster.waitFor("writes on the primary", async () => writer.acked.length >= round * 20);
+            await cluster.waitFor(
+              "writes on the primary",
+              () => Promise.resolve(writer.acked.length >= round * 20),
+            );
             const key = (await syncKey(cluster))!;
             assertEquals(key.leader, leader.name);
             const killed = leader;
@@ -148,7 +151,7 @@ Deno.test(
         await t.step(
           "leader and voter gone: the non-voter cannot collect a vote and does not promote",
           async () => {
-            await cluster.waitFor("writes", async () => writer.acked.length >= 20);
+            await cluster.waitFor("writes", () => Promise.resolve(writer.acked.length >= 20));
             // The voter's PostgreSQL keeps streaming, but nobody can ask it (its REST API is gone).
             await voter.killAgent();
             leader.killPostmaster();
