@@ -80,6 +80,7 @@ const emit = (f: Figure) => {
   console.log(JSON.stringify(f));
 };
 const started = new Date();
+const loadBefore = Deno.loadavg()[0];
 for (const s of systems) {
   for (const f of await runSystem(s, opts)) emit(f);
   try {
@@ -127,10 +128,14 @@ const ratio = (metric: string) => {
 };
 const targets = systems.length > 1
   ? [
-    ["failover reaction beyond ttl", "failover reaction beyond ttl", "≤ 0.2", (r: number) => r <= 0.2],
-    ["switchover write unavailability", "switchover write unavailability", "≤ 0.5", (r: number) => r <= 0.5],
-    ["idle CPU", "idle agent CPU", "≤ 0.5", (r: number) => r <= 0.5],
-    ["REST throughput", "REST /primary throughput", "≥ 10", (r: number) => r >= 10],
+    ["failover reaction beyond ttl", "failover reaction after leader key expiry", "≤ 0.2", (r: number) =>
+      r <= 0.2],
+    ["switchover write unavailability", "switchover write unavailability", "≤ 0.5", (r: number) =>
+      r <= 0.5],
+    ["idle CPU", "idle agent CPU", "≤ 0.5", (r: number) =>
+      r <= 0.5],
+    ["REST throughput", "REST /primary throughput", "≥ 10", (r: number) =>
+      r >= 10],
   ].map(([label, metric, want, ok]) => {
     const r = ratio(metric as string);
     const verdict = r === undefined ? "not measured" : (ok as (r: number) => boolean)(r) ? "met" : "MISSED";
@@ -142,6 +147,7 @@ const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(
 const cores = navigator.hardwareConcurrency;
 const memGiB = Math.round(Deno.systemMemoryInfo().total / 2 ** 30);
 const t = opts.timings;
+const load = `load average ${loadBefore.toFixed(2)} at the start, ${Deno.loadavg()[0].toFixed(2)} at the end`;
 const md = `# Benchmark results
 
 Latest run: ${started.toISOString()} on ${cpu}, ${cores} cores, ${memGiB} GiB RAM, ${Deno.osRelease()}.
@@ -149,7 +155,8 @@ Command: \`deno task bench${
   values["vs-patroni"] ? " --vs-patroni" : ""
 }\`. Timings for both systems: ttl ${t.ttl} s,
 loop_wait ${t.loopWait} s, retry_timeout ${t.retryTimeout} s; 3 nodes, real etcd 3.4 and PostgreSQL 15 on loopback;
-${opts.trials.failover} failover and switchover trials, ${opts.trials.crash} crash restarts, ${opts.idleSeconds} s idle window.
+${opts.trials.failover} failover and switchover trials, ${opts.trials.crash} crash restarts, ${opts.idleSeconds} s idle window;
+${load} (other work on the machine shares its 2 cores and shows in the timings).
 Ratios are pgwarden / Patroni (for throughput higher is better, for everything else lower is better).
 
 ${table}
@@ -166,9 +173,9 @@ ${
   pg_stat_replication on it shows both replicas streaming.
 - **write unavailability**: a client commits an INSERT every ~10 ms through whichever node accepts it; the
   figure is the longest gap between two acknowledged commits after the trigger (kill or switchover request).
-- **failover reaction beyond ttl**: failover write unavailability minus ttl (the lock cannot expire sooner
-  than up to ttl after the last renewal, so this is the part the agent controls; it can be negative when the
-  last renewal happened before the kill).
+- **failover reaction after leader key expiry** (the part beyond ttl): from the moment etcd deletes the dead
+  leader's key (its lease expired; observed through an etcd watch) until the first acknowledged commit on the
+  new primary. This is the part of the failover the agents control; the rest is the lease running out.
 - **crash restart**: kill -9 of the primary's postmaster until that node accepts a write again.
 - **idle CPU / RSS**: utime+stime and VmRSS from /proc/<pid> of each agent process (the pgwarden Deno process,
   the Patroni Python process) over the idle window, mean of the three.
@@ -182,7 +189,9 @@ Charts: ${[...new Set(figures.map((f) => f.scenario))].map((s) => `[${s}](${s}.s
 `;
 
 await Deno.mkdir(OUT, { recursive: true });
-await Deno.writeTextFile(`${OUT}/RESULTS.md`, md);
+// Hand-written analysis of the figures (why a target is missed) lives in bench/NOTES.md and is carried over.
+const notes = await Deno.readTextFile(`${OUT}/NOTES.md`).catch(() => "");
+await Deno.writeTextFile(`${OUT}/RESULTS.md`, notes ? `${md}\n${notes}` : md);
 
 // One SVG per scenario: per-trial bars where there are trials, else one bar group per metric.
 const series = systems.map((s) => (s === "pgwarden" ? "pgwarden" : "Patroni"));

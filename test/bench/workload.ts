@@ -25,14 +25,18 @@ export class WriteLoop {
     while (!this.#stop) {
       const n = cluster.nodes[i % cluster.nodes.length]!;
       sql ??= n.sql({ timeoutS: 1 });
-      try {
-        await Promise.race([
-          sql`INSERT INTO bench_writes DEFAULT VALUES`,
-          sleep(1000).then(() => Promise.reject(new Error("timeout"))),
-        ]);
+      const insert = sql`INSERT INTO bench_writes DEFAULT VALUES`.then(() => true, () => false);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ok = await Promise.race([
+        insert,
+        new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
+      ]);
+      clearTimeout(timer);
+      if (ok) {
         this.commits.push(performance.now());
         await sleep(10);
-      } catch {
+      } else {
+        // Abandon the connection (a late answer is ignored: `insert` never rejects).
         sql.end({ timeout: 0 }).catch(() => {});
         sql = null;
         i++;
@@ -106,4 +110,31 @@ export function cpuSeconds(pid: number): number {
 export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * Resolves with the time (performance.now()) at which etcd deletes `key`, e.g. when the leader lease expires.
+ * Uses etcd's JSON gateway watch stream; `abort` ends the watch.
+ */
+export function watchDelete(clientUrl: string, key: string, abort: AbortSignal): Promise<number> {
+  const b64 = btoa(key);
+  return (async () => {
+    const r = await fetch(`${clientUrl}/v3/watch`, {
+      method: "POST",
+      body: JSON.stringify({ create_request: { key: b64 } }),
+      signal: abort,
+    });
+    let buf = "";
+    for await (const chunk of r.body!.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      // The gateway sends one JSON object per message, newline-separated.
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) {
+        if (/"type":\s*"DELETE"/.test(line)) return performance.now();
+      }
+      if (/"type":\s*"DELETE"/.test(buf)) return performance.now();
+    }
+    throw new Error(`watch on ${key} ended without a delete`);
+  })();
 }

@@ -1,5 +1,5 @@
 /**
- * `deno task chaos --faults N --seed S [--ttl T] [--sync]`: a seeded chaos run on a real 3-member cluster (see run.ts).
+ * `deno task chaos --faults N --seed S [--ttl T] [--sync] [--no-watchdog]`: a seeded chaos run on a real 3-member cluster (see run.ts).
  * Prints one JSON line per record on stdout, a human summary on stderr; exits 1 on any violation.
  */
 import { parseArgs } from "node:util";
@@ -36,6 +36,7 @@ if (import.meta.main) {
       seed: { type: "string", default: "1" },
       ttl: { type: "string", default: "10" },
       sync: { type: "boolean", default: false },
+      "no-watchdog": { type: "boolean", default: false },
     },
   });
   const result = await runChaos({
@@ -43,6 +44,7 @@ if (import.meta.main) {
     seed: Number(values.seed),
     ttl: Number(values.ttl),
     synchronous: values.sync,
+    watchdog: !values["no-watchdog"],
     emit: (rec) => console.log(JSON.stringify(rec)),
   });
   console.error(summarize(result));

@@ -30,9 +30,12 @@ class Channel {
   async run(q: (sql: Sql) => Promise<unknown>, timeoutMs: number): Promise<boolean> {
     const sql = this.#sql ??= this.node.sql({ socket: true, timeoutS: 1 });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const query = q(sql);
+    // Once abandoned, the statement's late failure (connection closed) must not surface as unhandled.
+    query.catch(() => {});
     try {
       await Promise.race([
-        q(sql),
+        query,
         new Promise((_, reject) => timer = setTimeout(() => reject(new TimeoutError()), timeoutMs)),
       ]);
       return true;

@@ -10,10 +10,10 @@
  * - split brain: no probe instant at which two members accepted writes (see probe.ts for the definition);
  * - recovery: one primary and every replica streaming within ttl + 10 s of the fault's end.
  *
- * Every member runs with `watchdog: required` on the `testing` driver, and the harness plays the hardware
- * (watchdog_hw.ts): a primary whose agent stops feeding it is reset (agent and postmaster SIGKILLed, agent
- * started again 2 s later), which is what keeps a frozen agent's PostgreSQL from serving writes after its lock
- * expired.
+ * Every member runs with `watchdog: required` on the `testing` driver (unless `watchdog: false`), and the
+ * harness plays the hardware (watchdog_hw.ts): a primary whose agent stops feeding it is reset (every process
+ * of the member SIGKILLed, agent started again 2 s later), which is what keeps a frozen agent's PostgreSQL
+ * from serving writes after its lock expired.
  *
  * Members live in their own network namespaces when ip netns works (root), so a partition is a real cut
  * of a member from etcd and its peers; otherwise partition faults are skipped with the reason printed.
@@ -33,6 +33,11 @@ export interface ChaosOptions {
   retryTimeout?: number;
   /** synchronous_mode + synchronous_mode_strict: check durability after every fault. */
   synchronous?: boolean;
+  /**
+   * Run with `watchdog: required` and the harness as the hardware (default). Without it a frozen primary
+   * agent leaves its PostgreSQL accepting writes after the lock expired: expect split brains.
+   */
+  watchdog?: boolean;
   /** Receives every report record (one JSON line each). */
   emit?: (rec: Record<string, unknown>) => void;
 }
@@ -136,6 +141,7 @@ async function waitHealthy(
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const ttl = o.ttl ?? 10;
   const synchronous = o.synchronous ?? false;
+  const watchdog = o.watchdog ?? true;
   const emit = o.emit ?? (() => {});
   const unavailable = await netnsUnavailable();
   const plan = planFaults(o.seed, o.faults);
@@ -145,6 +151,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     faults: plan.map((f) => f.kind),
     ttl,
     synchronous_mode_strict: synchronous,
+    watchdog: watchdog ? "required, harness-played hardware" : "off",
     durability: synchronous
       ? "after every fault"
       : "after faults without a promotion (asynchronous replication)",
@@ -167,14 +174,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   };
   try {
     if (!unavailable) net = await createTestNetwork(3);
-    const deno = await Deno.makeTempDir({ prefix: "pgwarden-chaos-bin-" });
+    hwDir = await Deno.makeTempDir({ prefix: "pgwarden-chaos-" });
     // Agents inside a namespace cannot reach a registry: give bin/pgwarden this very Deno binary on PATH.
-    await Deno.symlink(Deno.execPath(), `${deno}/deno`);
-    const env = { PATH: `${deno}:${Deno.env.get("PATH") ?? ""}` };
-    hwDir = await Deno.makeTempDir({ prefix: "pgwarden-chaos-wd-" });
+    await Deno.mkdir(`${hwDir}/bin`);
+    await Deno.symlink(Deno.execPath(), `${hwDir}/bin/deno`);
+    const env = { PATH: `${hwDir}/bin:${Deno.env.get("PATH") ?? ""}` };
     const fifo = (i: number) => `${hwDir}/watchdog${i}`;
     const nodes: TestNode[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; watchdog && i < 3; i++) {
       hardware.push(await WatchdogHardware.create(fifo(i), () => reset(nodes[i]!, net, i)));
     }
     cluster = await startCluster({
@@ -200,18 +207,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         : {}),
       node: (i) => ({
         env,
-        extra: { watchdog: { mode: "required", driver: "testing", device: fifo(i), safety_margin: -1 } },
-        ...(net
-          ? {
-            host: net.address(i),
-            wrap: net.wrap(i),
-            // Peers' REST APIs are on other addresses than the agent's own: grant them explicitly.
-            extra: {
-              watchdog: { mode: "required", driver: "testing", device: fifo(i), safety_margin: -1 },
-              permissions: { net: [0, 1, 2].filter((j) => j !== i).map((j) => net!.address(j)) },
-            },
-          }
-          : {}),
+        extra: {
+          ...(watchdog
+            ? { watchdog: { mode: "required", driver: "testing", device: fifo(i), safety_margin: -1 } }
+            : {}),
+          // Peers' REST APIs are on other addresses than the agent's own: grant them explicitly.
+          ...(net
+            ? { permissions: { net: [0, 1, 2].filter((j) => j !== i).map((j) => net!.address(j)) } }
+            : {}),
+        },
+        ...(net ? { host: net.address(i), wrap: net.wrap(i) } : {}),
       }),
     });
     const c = cluster;
