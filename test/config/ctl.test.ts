@@ -69,7 +69,7 @@ Deno.test("ctl permissions: one flag per line, each scoped", async () => {
     "--allow-ffi",
   ]);
   assert(lines.every((l) => /^--allow-[a-z]+=[^*\s]+$/.test(l)), r.stdout);
-  assert(lines.includes("--allow-net=127.0.0.1"), r.stdout);
+  assert(lines.includes("--allow-net=127.0.0.1,unix:/tmp/.s.PGSQL.5432"), r.stdout);
 });
 
 /** A stand-in agent: reports its pid, arguments and what it may do. */

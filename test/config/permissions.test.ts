@@ -28,9 +28,10 @@ Deno.test("permissions: demo node1 gets exact grants and no wildcard", async () 
   const c = await loadConfig(configPath, { env: {}, cwd: REPO });
   const env = { HOME: "/root", PATRONI_LOG_LEVEL: "DEBUG", UNRELATED: "x" };
   const p = computePermissions(c, { configPath, env, uid: 0, cwd: REPO, which });
-  // etcd 127.0.0.1:2379 and REST 127.0.0.1:8008 are covered by the whole host 127.0.0.1 (peers' ports)
-  assertEquals(p.list("net"), ["127.0.0.1"]);
-  assertEquals(p.list("write"), ["/dev/watchdog", `${REPO}/data`]);
+  // etcd 127.0.0.1:2379 and REST 127.0.0.1:8008 are covered by the whole host 127.0.0.1 (peers' ports); the
+  // local socket is what bootstrap uses before any role has a password.
+  assertEquals(p.list("net"), ["127.0.0.1", "unix:/tmp/.s.PGSQL.5432"]);
+  assertEquals(p.list("write"), ["/dev/watchdog", "/tmp/.s.PGSQL.5432", `${REPO}/data`]);
   assertIncludes(p.list("read"), [
     "/dev/watchdog",
     `${REPO}/config/demo`,
@@ -117,6 +118,7 @@ watchdog: {mode: "off"}
     "10.0.0.5",
     "127.0.0.1",
     "etcd.internal:2379",
+    "unix:/run/postgresql/.s.PGSQL.5432",
   ]);
   assertIncludes(p.list("run"), [
     "/opt/fence.sh",
