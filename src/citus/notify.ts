@@ -76,8 +76,11 @@ export class CoordinatorNotifier {
  * transactions until its timeout for nothing).
  */
 export function withCoordinatorNotifications<H extends AgentHooks>(inner: H, n: CoordinatorNotifier): H {
+  // Spread keeps own properties only: carry `close` over explicitly in case `inner` is a class instance.
+  const close = (inner as { close?: () => Promise<void> }).close;
   return {
     ...inner,
+    ...(close ? { close: () => close.call(inner) } : {}),
     async beforeDemote(ctx: HookContext): Promise<Veto> {
       const v = await inner.beforeDemote(ctx);
       if (!v.vetoed) await n.notify("before_demote");
