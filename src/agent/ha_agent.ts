@@ -772,7 +772,10 @@ export class HaAgent {
     const hist: HistoryEntry[] = obs.dcs.ok
       ? (obs.dcs.cluster.history?.value ?? []).filter((h) => h[0] < oldTl)
       : [];
-    if (!hist.some((h) => h[0] === oldTl)) {
+    // Only while we still hold the lock: after a freeze longer than ttl the snapshot is stale and another
+    // leader's newer history must not be overwritten (the stale-primary guard relies on it).
+    const stillLeader = this.memory.leaderValidUntil > this.deps.clock.now();
+    if (stillLeader && !hist.some((h) => h[0] === oldTl)) {
       hist.push([
         oldTl,
         lsn,
@@ -848,7 +851,8 @@ export class HaAgent {
   /** After each successful renewal: initialize/config if missing, status, slots, failsafe. */
   async #leaderHousekeeping(c: ClusterSnapshot | null, obs: Observation): Promise<void> {
     const { dcs, pg, config } = this.deps;
-    if (!c) return;
+    // Leader-only keys are written from this cycle's snapshot; skip them once our lock has lapsed.
+    if (!c || this.memory.leaderValidUntil <= this.deps.clock.now()) return;
     const st = this.#pg;
     const tasks: Promise<unknown>[] = [];
     if ((c.initialize === null || !/^\d{10,}$/.test(c.initialize)) && st.sysid) {
