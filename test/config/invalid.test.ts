@@ -196,9 +196,13 @@ const cases: Case[] = [
   ["TS: etcd3.hosts of the wrong type", obj((c) => void (c.etcd3 = { hosts: 5 })), [
     "etcd3.hosts: expected a string or an array, got 5",
   ]],
-  ["TS: a plugin without a name", obj((c) => void (c.plugins = [{}])), [
-    "plugins[0].name: required, expected a string",
-  ]],
+  [
+    "TS: a plugin entry that is neither an instance nor a module reference",
+    obj((c) => void (c.plugins = [{}])),
+    [
+      "plugins[0]: expected a plugin instance (with a name) or a {module, config, grant} entry",
+    ],
+  ],
   ["TS: extra permissions of the wrong type", obj((c) => void (c.permissions = { net: "x" })), [
     'permissions.net: expected an array, got "x"',
   ]],
