@@ -46,6 +46,7 @@ import {
 import { DynamicState } from "./dynamic_state.ts";
 import { DcsUnavailableError } from "../dcs/errors.ts";
 import { SyncExecutor } from "./sync_executor.ts";
+import { SlotsExecutor } from "./slots_executor.ts";
 import type { Watchdog } from "./watchdog.ts";
 
 export interface HaAgentDeps {
@@ -127,6 +128,8 @@ export class HaAgent {
   readonly #hooks: AgentHooks;
   /** synchronous_mode: SSN and the `sync` key (primary housekeeping, pre-promote). */
   readonly #sync: SyncExecutor;
+  /** Permanent slots, slot copies on replicas, `status.slots`. */
+  readonly #slots: SlotsExecutor;
 
   constructor(readonly deps: HaAgentDeps) {
     this.dyn = new DynamicState(deps.dynamic, deps.log);
@@ -138,6 +141,12 @@ export class HaAgent {
       clock: deps.clock,
       log: deps.log,
       settleMs: 100,
+    });
+    this.#slots = new SlotsExecutor({
+      name: deps.config.name,
+      pg: deps.pg,
+      log: deps.log,
+      stopTimeoutS: deps.config.postgresql.pgCtlTimeout,
     });
   }
 
@@ -850,7 +859,7 @@ export class HaAgent {
 
   /** After each successful renewal: initialize/config if missing, status, slots, failsafe. */
   async #leaderHousekeeping(c: ClusterSnapshot | null, obs: Observation): Promise<void> {
-    const { dcs, pg, config } = this.deps;
+    const { dcs, config } = this.deps;
     // Leader-only keys are written from this cycle's snapshot; skip them once our lock has lapsed.
     if (!c || this.memory.leaderValidUntil <= this.deps.clock.now()) return;
     const st = this.#pg;
@@ -860,15 +869,26 @@ export class HaAgent {
     }
     if (!c.config) tasks.push(dcs.setConfigValue(JSON.stringify(toPatroniDynamic(this.dyn.current))));
     if (st.running && st.accepting) {
-      if (c.status?.optime !== st.xlogLocation) {
-        tasks.push(dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation }));
+      // Slots first: their positions go into `status` with the optime. A standby leader holds slots for its
+      // cascading replicas too (it is their upstream).
+      let slots: Record<string, number> | null = null;
+      const standby = standbySource(this.dyn.current) !== null;
+      if (this.dyn.current.postgresql.useSlots && (st.inRecovery === false || standby)) {
+        try {
+          slots = await this.#slots.primary(c, this.dyn.current, config.tags as NodeTags, {
+            standbyCluster: standby,
+            myLsn: st.xlogLocation,
+          });
+        } catch (e) {
+          this.deps.log.warn("failed to sync replication slots", { error: String(e) });
+        }
       }
-      // A standby leader holds slots for its cascading replicas too (it is their upstream).
-      if (
-        this.dyn.current.postgresql.useSlots &&
-        (st.inRecovery === false || standbySource(this.dyn.current) !== null)
-      ) {
-        tasks.push(pg.syncReplicationSlots(memberSlotsFor(c, this.name)));
+      this.#failsafeSlots = slots;
+      const sameSlots = slots === null || JSON.stringify(slots) === JSON.stringify(c.status?.slots ?? {});
+      if (c.status?.optime !== st.xlogLocation || !sameSlots) {
+        tasks.push(
+          dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation, ...(slots ? { slots } : {}) }),
+        );
       }
     }
     if (this.dyn.current.failsafeMode) {
@@ -923,7 +943,19 @@ export class HaAgent {
       log.info(want ? `changing primary_conninfo to ${want}` : "no upstream: running in archive recovery");
       await pg.follow(upstream);
     }
-    await this.#syncCascadeSlots(obs);
+    await this.#syncReplicaSlots(obs, upstream);
+  }
+
+  /** Replica slots: copies of the leader's (survive a failover) where PostgreSQL can tell positions. */
+  async #syncReplicaSlots(obs: Observation, upstream: Upstream | null): Promise<void> {
+    if (!obs.dcs.ok || !this.dyn.current.postgresql.useSlots || this.dyn.current.pause) return;
+    if (!this.deps.pg.slotStates) return await this.#syncCascadeSlots(obs);
+    try {
+      const tags = this.deps.config.tags as NodeTags;
+      await this.#slots.replica(obs.dcs.cluster, this.dyn.current, tags, upstream);
+    } catch (e) {
+      this.deps.log.warn("failed to sync replication slots", { error: String(e) });
+    }
   }
 
   /** A replica named by other members' `replicatefrom` keeps their slots (it is their upstream). */

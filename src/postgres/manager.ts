@@ -64,6 +64,15 @@ import {
   recordEnd,
 } from "./rewind.ts";
 import { syncPhysicalSlots } from "./slots.ts";
+import {
+  advanceSlot,
+  createLogicalSlot,
+  dropSlot,
+  readLogicalSlotFiles,
+  slotStates,
+  writeSlotFiles,
+} from "./slot_sync.ts";
+import type { SlotState } from "../ha/permanent_slots.ts";
 import { citusLibraryPaths } from "../citus/library.ts";
 
 export type { LogFn } from "./replica.ts";
@@ -371,13 +380,19 @@ export class PostgresManager implements PostgresPort {
   // Configuration files
 
   #effective() {
-    return effectiveParameters({
+    const eff = effectiveParameters({
       config: this.config,
       dynamic: this.#dynamic,
       majorVersion: this.#majorCache ?? 15,
       ...(this.#ssn !== undefined ? { synchronousStandbyNames: this.#ssn } : {}),
       ...(this.config.citus ? { citusLibrary: this.#citusInstalled() } : {}),
     });
+    // Copies of permanent logical slots on replicas are safe only while the primary keeps the catalog rows
+    // they need, which hot_standby_feedback makes it do (Patroni forces it too).
+    if (Object.values(this.#dynamic?.slots ?? {}).some((s) => s.type === "logical")) {
+      eff.parameters.hot_standby_feedback = true;
+    }
+    return eff;
   }
   #majorCache: number | null = null;
   #citusLibrary: boolean | undefined;
@@ -1084,6 +1099,55 @@ export class PostgresManager implements PostgresPort {
     for (const n of plan.create) this.#log("info", `Created physical replication slot "${n}"`);
     for (const n of plan.drop) this.#log("info", `Dropped physical replication slot "${n}"`);
     for (const n of plan.keepActive) this.#log("warning", `Kept unwanted slot "${n}": it is in use`);
+  }
+
+  /** Run `fn` on a short-lived connection to `database` (logical slots live in one database). */
+  async #withDatabase<T>(database: string | null, fn: (sql: Sql) => Promise<T>): Promise<T> {
+    if (database === null || database === this.config.postgresql.database) return await this.#withSql(fn);
+    const sql = openSql({ ...this.#connectParams(), database, max: 1 });
+    try {
+      return await fn(sql);
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+  }
+
+  async slotStates(): Promise<SlotState[]> {
+    return await this.#withSql(slotStates);
+  }
+
+  async createLogicalSlot(name: string, database: string, plugin: string): Promise<void> {
+    await this.#withDatabase(database, (sql) => createLogicalSlot(sql, name, plugin));
+    this.#log("info", `Created logical replication slot "${name}" (${plugin}) in database "${database}"`);
+  }
+
+  async dropSlot(name: string): Promise<void> {
+    await this.#withSql((sql) => dropSlot(sql, name));
+    this.#log("info", `Dropped replication slot "${name}"`);
+  }
+
+  async advanceSlot(name: string, database: string | null, lsn: number): Promise<void> {
+    await this.#withDatabase(database, (sql) => advanceSlot(sql, name, lsn));
+  }
+
+  /**
+   * Copy logical slots `names` from the primary at `source` into this replica's data directory (loaded at the
+   * next start). Only slots whose catalog rows our physical slot there already holds back are copied.
+   */
+  async copyLogicalSlots(
+    source: Upstream,
+    names: string[],
+    physicalSlot: string,
+  ): Promise<{ copied: string[]; notReady: string[] }> {
+    const remote = this.#remoteSql(source);
+    try {
+      const { files, notReady } = await readLogicalSlotFiles(remote, names, physicalSlot);
+      await writeSlotFiles(this.dataDir, files, this.user);
+      for (const f of files) this.#log("info", `Copied logical replication slot "${f.name}" from the primary`);
+      return { copied: files.map((f) => f.name), notReady };
+    } finally {
+      await remote.end({ timeout: 1 }).catch(() => {});
+    }
   }
 }
 

@@ -3,6 +3,7 @@
  * (pg_ctl, initdb, pg_basebackup, pg_rewind, npm:postgres); the simulation implements it in memory.
  */
 import type { DynamicConfig } from "../config/dynamic.ts";
+import type { SlotState } from "../ha/permanent_slots.ts";
 
 /** A walsender row from pg_stat_replication (Patroni's `replication` field). */
 export interface ReplicationRow {
@@ -124,6 +125,19 @@ export interface PostgresPort {
   setSynchronousStandbyNames(ssn: string | null | undefined): Promise<void>;
   /** The synchronous_standby_names value in effect (SHOW); optional for ports that cannot tell. */
   synchronousStandbyNames?(): Promise<string>;
+  /** Every non-temporary slot with its position (permanent slots, slot copies on replicas). */
+  slotStates?(): Promise<SlotState[]>;
+  createLogicalSlot?(name: string, database: string, plugin: string): Promise<void>;
+  /** Drop an inactive slot (logical ones; physical ones go through syncReplicationSlots). */
+  dropSlot?(name: string): Promise<void>;
+  /** pg_replication_slot_advance (a logical slot needs its `database`). */
+  advanceSlot?(name: string, database: string | null, lsn: number): Promise<void>;
+  /** Replica: copy logical slots' state from the primary (loaded at the next start). */
+  copyLogicalSlots?(
+    source: Upstream,
+    names: string[],
+    physicalSlot: string,
+  ): Promise<{ copied: string[]; notReady: string[] }>;
   /** Run one SQL query (ctl query, Citus); rows as objects. */
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** New effective dynamic configuration (parameters, pg_hba, slots to ignore); used from the next rewrite. */

@@ -1,0 +1,144 @@
+/**
+ * Replication slots, the I/O part (reference §3.16), run from the HA loop: on the leader after each renewal
+ * (member slots, permanent physical and logical slots, and the positions it publishes in `status.slots`), on
+ * replicas while following (copies of the leader's slots advanced to those positions, permanent logical slots
+ * copied from the primary). The plan comes from the pure `src/ha/permanent_slots.ts`.
+ *
+ * A PostgreSQL port without slot positions (the simulator's) gets member slots only, as before.
+ */
+import type { DynamicConfig } from "../config/dynamic.ts";
+import type { ClusterSnapshot } from "../dcs/types.ts";
+import { findMember, memberUpstream, slotNameFor } from "../ha/members.ts";
+import { planSlots, type SlotState, statusSlots } from "../ha/permanent_slots.ts";
+import { memberSlotsFor } from "../ha/slot_plan.ts";
+import type { NodeTags } from "../ha/types.ts";
+import type { PostgresPort, Upstream } from "../postgres/port.ts";
+import type { Logger } from "./log.ts";
+
+export interface SlotsExecutorDeps {
+  name: string;
+  pg: PostgresPort;
+  log: Logger;
+  /** pg_ctl timeout for the restart that loads copied logical slots. */
+  stopTimeoutS: number;
+}
+
+export class SlotsExecutor {
+  /** Logical slots copied and waiting for the restart that loads them. */
+  #warned = new Set<string>();
+
+  constructor(readonly deps: SlotsExecutorDeps) {}
+
+  /**
+   * Leader: make the slots match the plan and return the positions to publish in `status.slots` (null when the
+   * port cannot read positions).
+   */
+  async primary(
+    c: ClusterSnapshot,
+    d: DynamicConfig,
+    tags: NodeTags,
+    opts: { standbyCluster: boolean; myLsn: number },
+  ): Promise<Record<string, number> | null> {
+    const { pg, name } = this.deps;
+    const members = memberSlotsFor(c, name);
+    if (!pg.slotStates) {
+      await pg.syncReplicationSlots(members);
+      return null;
+    }
+    let existing = await pg.slotStates();
+    const plan = planSlots({
+      c,
+      me: name,
+      role: "primary",
+      tags,
+      dynamic: d,
+      standbyCluster: opts.standbyCluster,
+      existing,
+    });
+    await pg.syncReplicationSlots(plan.physical);
+    for (const s of plan.dropLogical) await pg.dropSlot?.(s.name);
+    // Logical slots need a primary (a standby leader cannot create them).
+    if (!opts.standbyCluster) {
+      for (const l of plan.logical) {
+        const cur = existing.find((s) => s.name === l.name);
+        if (cur && !plan.dropLogical.includes(cur)) continue;
+        try {
+          await pg.createLogicalSlot?.(l.name, l.database!, l.plugin!);
+        } catch (e) {
+          this.#warnOnce(`create:${l.name}`, `failed to create logical replication slot "${l.name}"`, e);
+        }
+      }
+    }
+    existing = await pg.slotStates();
+    return statusSlots({
+      me: name,
+      myLsn: opts.myLsn,
+      plan,
+      existing,
+      memberSlotsTtl: d.memberSlotsTtl,
+      memberSlotNames: members,
+    });
+  }
+
+  /**
+   * Replica following `upstream`: keep copies of the leader's slots advanced to `status.slots`, copy missing
+   * permanent logical slots from the primary and restart to load them. Returns true when it restarted.
+   */
+  async replica(
+    c: ClusterSnapshot,
+    d: DynamicConfig,
+    tags: NodeTags,
+    upstream: Upstream | null,
+  ): Promise<boolean> {
+    const { pg, name, log } = this.deps;
+    if (!pg.slotStates || !c.leader) return false;
+    const existing: SlotState[] = await pg.slotStates();
+    const plan = planSlots({
+      c,
+      me: name,
+      role: "replica",
+      tags,
+      dynamic: d,
+      standbyCluster: false,
+      existing,
+    });
+    await pg.syncReplicationSlots(plan.physical);
+    for (const [slot, lsn] of Object.entries(plan.advance)) {
+      const s = existing.find((x) => x.name === slot);
+      try {
+        await pg.advanceSlot?.(slot, s?.type === "logical" ? s.database : null, lsn);
+      } catch (e) {
+        this.#warnOnce(`advance:${slot}`, `failed to advance replication slot "${slot}"`, e);
+      }
+    }
+    const leader = findMember(c, c.leader.name);
+    const source = leader ? memberUpstream(leader, name) : null;
+    if (plan.copy.length === 0 || !source || !pg.copyLogicalSlots) return false;
+    // Only from the primary we stream from: a copy from anywhere else could be ahead of our WAL.
+    if (!upstream || upstream.host !== source.host || upstream.port !== source.port) return false;
+    try {
+      const r = await pg.copyLogicalSlots(source, plan.copy, slotNameFor(name));
+      for (const n of r.notReady) {
+        this.#warnOnce(
+          `ready:${n}`,
+          `logical slot "${n}" not copied yet: our physical slot on the primary does not hold its catalog_xmin ` +
+            "(hot_standby_feedback)",
+        );
+      }
+      if (r.copied.length === 0) return false;
+      log.info(`restarting PostgreSQL to load copied logical replication slots ${r.copied.join(", ")}`);
+      await pg.stop("fast", this.deps.stopTimeoutS);
+      await pg.start({ role: "replica", upstream, timeoutS: this.deps.stopTimeoutS });
+      return true;
+    } catch (e) {
+      this.#warnOnce("copy", "failed to copy logical replication slots from the primary", e);
+      return false;
+    }
+  }
+
+  #warnOnce(key: string, msg: string, e?: unknown): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.deps.log.warn(msg, e === undefined ? {} : { error: e instanceof Error ? e.message : String(e) });
+  }
+}
