@@ -147,6 +147,7 @@ export class HaAgent {
       pg: deps.pg,
       log: deps.log,
       stopTimeoutS: deps.config.postgresql.pgCtlTimeout,
+      now: () => deps.clock.now(),
     });
   }
 

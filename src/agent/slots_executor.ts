@@ -8,12 +8,14 @@
  */
 import type { DynamicConfig } from "../config/dynamic.ts";
 import type { ClusterSnapshot } from "../dcs/types.ts";
-import { findMember, memberUpstream, slotNameFor } from "../ha/members.ts";
+import { findMember, memberUpstream } from "../ha/members.ts";
 import { planSlots, type SlotState, statusSlots } from "../ha/permanent_slots.ts";
 import { memberSlotsFor } from "../ha/slot_plan.ts";
 import type { NodeTags } from "../ha/types.ts";
 import type { PostgresPort, Upstream } from "../postgres/port.ts";
 import type { Logger } from "./log.ts";
+
+const COPY_RETRY_MS = 15_000;
 
 export interface SlotsExecutorDeps {
   name: string;
@@ -21,11 +23,15 @@ export interface SlotsExecutorDeps {
   log: Logger;
   /** pg_ctl timeout for the restart that loads copied logical slots. */
   stopTimeoutS: number;
+  now: () => number;
 }
 
 export class SlotsExecutor {
-  /** Logical slots copied and waiting for the restart that loads them. */
   #warned = new Set<string>();
+  /** When a copy of each logical slot was last tried (epoch ms). */
+  #copyTried = new Map<string, number>();
+  /** Logical slot copies that could not be advanced and must be copied again. */
+  #recopy = new Set<string>();
 
   constructor(readonly deps: SlotsExecutorDeps) {}
 
@@ -107,33 +113,43 @@ export class SlotsExecutor {
       const s = existing.find((x) => x.name === slot);
       try {
         await pg.advanceSlot?.(slot, s?.type === "logical" ? s.database : null, lsn);
+        this.#recopy.delete(slot);
       } catch (e) {
         this.#warnOnce(`advance:${slot}`, `failed to advance replication slot "${slot}"`, e);
+        // The WAL the copy needs is gone here (or the slot was invalidated): copy it again (Patroni does).
+        const code = (e as { code?: unknown })?.code;
+        if (s?.type === "logical" && (code === "58P01" || code === "55000")) this.#recopy.add(slot);
       }
     }
     const leader = findMember(c, c.leader.name);
     const source = leader ? memberUpstream(leader, name) : null;
-    if (plan.copy.length === 0 || !source || !pg.copyLogicalSlots) return false;
+    // Only slots the leader publishes exist there; a slot is tried at most every COPY_RETRY_MS (each copy
+    // restarts PostgreSQL).
+    const now = this.deps.now();
+    const wanted = [
+      ...new Set([...plan.copy, ...[...this.#recopy].filter((n) => plan.logical.some((l) => l.name === n))]),
+    ];
+    const copy = wanted.filter((n) =>
+      c.status?.slots?.[n] !== undefined && now - (this.#copyTried.get(n) ?? -Infinity) > COPY_RETRY_MS
+    );
+    if (copy.length === 0 || !source || !pg.copyLogicalSlots) return false;
     // Only from the primary we stream from: a copy from anywhere else could be ahead of our WAL.
     if (!upstream || upstream.host !== source.host || upstream.port !== source.port) return false;
+    for (const n of copy) this.#copyTried.set(n, now);
+    // PostgreSQL reads slot state only at start: stop, write the files, start (Patroni does the same).
+    log.info(`copying logical replication slots ${copy.join(", ")} from the primary (restarts PostgreSQL)`);
+    await pg.stop("fast", this.deps.stopTimeoutS);
     try {
-      const r = await pg.copyLogicalSlots(source, plan.copy, slotNameFor(name));
-      for (const n of r.notReady) {
-        this.#warnOnce(
-          `ready:${n}`,
-          `logical slot "${n}" not copied yet: our physical slot on the primary does not hold its catalog_xmin ` +
-            "(hot_standby_feedback)",
-        );
+      const copied = await pg.copyLogicalSlots(source, copy);
+      if (copied.length < copy.length) {
+        this.#warnOnce(`missing:${copy}`, `logical slots not found on the primary: ${copy.join(", ")}`);
       }
-      if (r.copied.length === 0) return false;
-      log.info(`restarting PostgreSQL to load copied logical replication slots ${r.copied.join(", ")}`);
-      await pg.stop("fast", this.deps.stopTimeoutS);
-      await pg.start({ role: "replica", upstream, timeoutS: this.deps.stopTimeoutS });
-      return true;
     } catch (e) {
       this.#warnOnce("copy", "failed to copy logical replication slots from the primary", e);
-      return false;
+    } finally {
+      await pg.start({ role: "replica", upstream, timeoutS: this.deps.stopTimeoutS });
     }
+    return true;
   }
 
   #warnOnce(key: string, msg: string, e?: unknown): void {

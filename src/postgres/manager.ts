@@ -1131,20 +1131,16 @@ export class PostgresManager implements PostgresPort {
   }
 
   /**
-   * Copy logical slots `names` from the primary at `source` into this replica's data directory (loaded at the
-   * next start). Only slots whose catalog rows our physical slot there already holds back are copied.
+   * Copy logical slots `names` from the primary at `source` into this replica's data directory (PostgreSQL
+   * must be stopped; it loads them at the next start). Returns the names copied.
    */
-  async copyLogicalSlots(
-    source: Upstream,
-    names: string[],
-    physicalSlot: string,
-  ): Promise<{ copied: string[]; notReady: string[] }> {
+  async copyLogicalSlots(source: Upstream, names: string[]): Promise<string[]> {
     const remote = this.#remoteSql(source);
     try {
-      const { files, notReady } = await readLogicalSlotFiles(remote, names, physicalSlot);
+      const files = await readLogicalSlotFiles(remote, names);
       await writeSlotFiles(this.dataDir, files, this.user);
       for (const f of files) this.#log("info", `Copied logical replication slot "${f.name}" from the primary`);
-      return { copied: files.map((f) => f.name), notReady };
+      return files.map((f) => f.name);
     } finally {
       await remote.end({ timeout: 1 }).catch(() => {});
     }

@@ -132,12 +132,8 @@ export interface PostgresPort {
   dropSlot?(name: string): Promise<void>;
   /** pg_replication_slot_advance (a logical slot needs its `database`). */
   advanceSlot?(name: string, database: string | null, lsn: number): Promise<void>;
-  /** Replica: copy logical slots' state from the primary (loaded at the next start). */
-  copyLogicalSlots?(
-    source: Upstream,
-    names: string[],
-    physicalSlot: string,
-  ): Promise<{ copied: string[]; notReady: string[] }>;
+  /** Replica, PostgreSQL stopped: copy logical slots' state from the primary (loaded at the next start). */
+  copyLogicalSlots?(source: Upstream, names: string[]): Promise<string[]>;
   /** Run one SQL query (ctl query, Citus); rows as objects. */
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** New effective dynamic configuration (parameters, pg_hba, slots to ignore); used from the next rewrite. */

@@ -7,8 +7,8 @@
  * `pg_create_logical_replication_slot` refuse during recovery), so, like Patroni, the slot's on-disk state is
  * read from the primary (`pg_read_binary_file('pg_replslot/<name>/state')`) and written into this replica's
  * `pg_replslot/<name>/state`; PostgreSQL loads it at the next start, after which the copy is advanced. The
- * copy is safe only while this replica's physical slot on the primary holds back catalog rows the logical slot
- * needs (`hot_standby_feedback`): checked before copying.
+ * copy stays usable after a failover once this replica's physical slot on the primary holds back the catalog
+ * rows the logical slot needs: `hot_standby_feedback` reports the copy's catalog_xmin to the primary.
  */
 import type { SlotState } from "../ha/permanent_slots.ts";
 import { formatLsn, parseLsnOrNull } from "./lsn.ts";
@@ -64,36 +64,20 @@ export interface SlotFile {
   state: Uint8Array;
 }
 
-/**
- * On the primary: the state files of `names`, but only those whose catalog_xmin our own physical slot
- * (`physicalSlot`, fed by hot_standby_feedback) already holds back. Returns the files and the names that
- * are not ready yet.
- */
-export async function readLogicalSlotFiles(
-  primary: Sql,
-  names: string[],
-  physicalSlot: string,
-): Promise<{ files: SlotFile[]; notReady: string[] }> {
-  if (names.length === 0) return { files: [], notReady: [] };
+/** On the primary: the state files of the logical slots `names`. */
+export async function readLogicalSlotFiles(primary: Sql, names: string[]): Promise<SlotFile[]> {
+  if (names.length === 0) return [];
   const rows = await primary.unsafe(
-    `SELECT s.slot_name::text AS name,
-       encode(pg_read_binary_file('pg_replslot/' || s.slot_name || '/state'), 'base64') AS state,
-       p.catalog_xmin IS NOT NULL AND age(p.catalog_xmin) >= age(s.catalog_xmin) AS ready
-     FROM pg_replication_slots s LEFT JOIN pg_replication_slots p ON p.slot_name = $2
-     WHERE s.slot_type = 'logical' AND s.slot_name = ANY($1::text[]) AND NOT pg_is_in_recovery()`,
-    [names, physicalSlot],
+    `SELECT slot_name::text AS name, encode(pg_read_binary_file('pg_replslot/' || slot_name || '/state'), 'base64') AS state
+     FROM pg_replication_slots
+     WHERE slot_type = 'logical' AND slot_name = ANY(string_to_array($1, ',')) AND NOT pg_is_in_recovery()`,
+    // Slot names are [a-z0-9_] (validated), so a comma-separated list is unambiguous.
+    [names.join(",")],
   );
-  const files: SlotFile[] = [];
-  const notReady: string[] = [];
-  for (const r of rows as Row[]) {
-    const ready = r.ready === true || r.ready === "t";
-    if (!ready) notReady.push(String(r.name));
-    else {
-      const b64 = String(r.state).replace(/\s+/g, "");
-      files.push({ name: String(r.name), state: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) });
-    }
-  }
-  return { files, notReady };
+  return (rows as Row[]).map((r) => ({
+    name: String(r.name),
+    state: Uint8Array.from(atob(String(r.state).replace(/\s+/g, "")), (c) => c.charCodeAt(0)),
+  }));
 }
 
 /**
