@@ -29,6 +29,10 @@ export interface SimClusterOptions {
   /** REST request latency (one way), ms. @default 5 */
   latencyMs?: number;
   onLog?: (node: string, line: string) => void;
+  /** Give every member a simulated watchdog; an expired one resets the machine. @default false */
+  watchdog?: boolean;
+  /** How long a machine reset by its watchdog takes to come back, ms. @default 10000 */
+  rebootMs?: number;
   /** Called with each new decision of a member (after the cycle that made it). */
   onDecision?: (node: string, d: Decision) => void;
 }
@@ -69,6 +73,12 @@ export class SimCluster implements SimNetwork {
   #nextTickAt: number;
   readonly #lastDecision = new Map<string, Decision | null>();
   readonly #onDecision?: (node: string, d: Decision) => void;
+  readonly #onLog?: (node: string, line: string) => void;
+  readonly #rebootMs: number;
+  /** Machines reset by their watchdog and when they boot again. */
+  #reboots: { node: SimNode; at: number }[] = [];
+  /** Watchdog resets so far. */
+  watchdogResets = 0;
   /** Key prefix of the cluster in the store (`/service/<scope>`). */
   readonly prefix: string;
   readonly leaderKey: string;
@@ -81,11 +91,15 @@ export class SimCluster implements SimNetwork {
     this.world.canConnect = (a, b) => this.canTalk(a, b);
     this.#nextTickAt = this.clock.now() + this.tickMs;
     this.#onDecision = opts.onDecision;
+    this.#onLog = opts.onLog;
+    this.#rebootMs = opts.rebootMs ?? 10_000;
     const scope = opts.scope ?? "sim";
     for (let i = 1; i <= n; i++) {
       const config = simMemberConfig(`node${i}`, i, scope, opts.dcs ?? {}, opts.member?.(i) ?? {});
       const pg = this.world.add(config.name, "127.0.0.1", 5432 + i);
-      this.nodes.push(new SimNode({ config, store: this.store, pg, net: this, onLog: opts.onLog }));
+      this.nodes.push(
+        new SimNode({ config, store: this.store, pg, net: this, onLog: opts.onLog, watchdog: opts.watchdog }),
+      );
     }
     this.prefix = basePath(this.nodes[0]!.config.namespace, scope);
     this.leaderKey = `${this.prefix}/leader`;
@@ -141,6 +155,7 @@ export class SimCluster implements SimNetwork {
         this.world.tick();
         this.#nextTickAt += this.tickMs;
       }
+      this.#watchdogs();
       this.#observeDecisions();
       this.onEvent?.();
       if (this.clock.now() === last) {
@@ -156,6 +171,23 @@ export class SimCluster implements SimNetwork {
 
   advance(ms: number): Promise<void> {
     return this.advanceTo(this.clock.now() + ms);
+  }
+
+  /** Reset machines whose watchdog ran out; boot reset machines when their time comes. */
+  #watchdogs(): void {
+    const now = this.clock.now();
+    for (const n of this.nodes) {
+      if (!n.alive || n.gate.dead || !n.watchdogDevice?.expired(now)) continue;
+      this.watchdogResets++;
+      this.#onLog?.(n.name, `[sim] t=${this.elapsedS().toFixed(1)}s WATCHDOG RESET of ${n.name}`);
+      n.kill();
+      this.#reboots.push({ node: n, at: now + this.#rebootMs });
+    }
+    for (const r of [...this.#reboots]) {
+      if (r.at > now) continue;
+      this.#reboots.splice(this.#reboots.indexOf(r), 1);
+      r.node.start(); // no-op when something else already restarted it
+    }
   }
 
   #observeDecisions(): void {

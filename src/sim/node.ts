@@ -17,6 +17,8 @@ import type { Dcs, Member } from "../dcs/types.ts";
 import type { PeerStatus } from "../ha/types.ts";
 import type { Clock } from "../util/clock.ts";
 import type { FakePg } from "./fake_pg.ts";
+import { Watchdog } from "../agent/watchdog.ts";
+import { SimWatchdogDevice } from "./watchdog.ts";
 
 /** Lets calls through while open, holds them while paused, forever once killed. */
 export class Gate {
@@ -154,6 +156,8 @@ export interface SimNodeOptions {
   net: SimNetwork;
   /** Receives every log line of the agent (already prefixed with nothing; the caller adds context). */
   onLog?: (node: string, line: string) => void;
+  /** Give the agent a simulated watchdog (mode from the config, `automatic` by default). */
+  watchdog?: boolean;
 }
 
 const DCS_SYNC_METHODS = ["setTimings"] as const;
@@ -168,6 +172,8 @@ export class SimNode {
   #abort = new AbortController();
   /** Agent restarts so far (0 = the first process). */
   incarnation = -1;
+  /** The watchdog device of the current process (when the simulation gives it one). */
+  watchdogDevice: SimWatchdogDevice | null = null;
 
   constructor(readonly opts: SimNodeOptions) {
     this.name = opts.config.name;
@@ -181,6 +187,7 @@ export class SimNode {
 
   /** Start a fresh agent process (first start, or after a kill). */
   start(): void {
+    if (this.alive) return;
     const { config, store, net } = this.opts;
     this.incarnation++;
     this.gate = new Gate();
@@ -203,7 +210,21 @@ export class SimNode {
       now: () => net.clock.now(),
       write: (line) => this.opts.onLog?.(this.name, line),
     });
+    this.watchdogDevice = this.opts.watchdog && config.watchdog.mode !== "off"
+      ? new SimWatchdogDevice(net.clock)
+      : null;
+    const device = this.watchdogDevice;
     this.agent = new HaAgent({
+      ...(device
+        ? {
+          watchdog: new Watchdog(
+            config.watchdog,
+            { ttl: dynamic.ttl, loopWait: dynamic.loopWait },
+            log,
+            () => device,
+          ),
+        }
+        : {}),
       config,
       dcs: gated<Dcs>(this.#dcs, gate, DCS_SYNC_METHODS),
       pg: gated(this.pg, gate),

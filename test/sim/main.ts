@@ -1,7 +1,7 @@
 /**
  * Seeded simulation runner:
  * `deno task sim --seeds N [--seed S] [--verbose] [--nodes K] [--faults a,b] [--max-faults M]
- *  [--sync on|strict|quorum|quorum_strict]`.
+ *  [--sync on|strict|quorum|quorum_strict] [--watchdog on|off]`.
  * Runs seeds S, S+1, ... (S defaults to 1); exits 1 on the first failure after printing it with its replay
  * command.
  */
@@ -42,16 +42,23 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const sync = flag(args, "sync") as SyncProfile | undefined;
+  const wd = flag(args, "watchdog");
+  if (wd !== undefined && wd !== "on" && wd !== "off") {
+    console.error(`--watchdog: expected on or off, got ${JSON.stringify(wd)}`);
+    return 2;
+  }
+  const watchdog = wd === undefined ? {} : { watchdog: wd === "on" };
   if (sync !== undefined && !SYNC_PROFILES.includes(sync)) {
     console.error(`--sync: expected one of ${SYNC_PROFILES.join(",")}, got ${JSON.stringify(sync)}`);
     return 2;
   }
   const t0 = performance.now();
-  let worst = 0, virtual = 0, changes = 0;
+  let worst = 0, virtual = 0, changes = 0, resets = 0;
   for (let s = seed; s < seed + seeds; s++) {
-    const r = await runSeed(s, { verbose, nodes, faults, maxFaults, ...(sync ? { sync } : {}) });
+    const r = await runSeed(s, { verbose, nodes, faults, maxFaults, ...(sync ? { sync } : {}), ...watchdog });
     virtual += r.virtualS;
     changes += r.leaderChanges;
+    resets += r.watchdogResets;
     if (!r.ok) {
       console.error(r.failure);
       return 1;
@@ -70,7 +77,7 @@ export async function main(args: string[]): Promise<number> {
     `${seeds} seeds ok (${seed}..${seed + seeds - 1}): ${virtual.toFixed(0)} virtual s in ${
       wall.toFixed(1)
     } s, ` +
-      `${changes} leader changes, slowest convergence ${(worst / 1000).toFixed(1)} s after healing`,
+      `${changes} leader changes, ${resets} watchdog resets, slowest convergence ${(worst / 1000).toFixed(1)} s after healing`,
   );
   return 0;
 }

@@ -44,6 +44,8 @@ export interface RunOptions {
   faults?: readonly FaultKind[];
   /** Upper bound of the random number of faults per seed. @default 4 */
   maxFaults?: number;
+  /** Force the simulated watchdog on or off. @default on in synchronous runs, else per seed */
+  watchdog?: boolean;
   /**
    * Synchronous replication profile. Adds the durability invariant: no member may start writing without
    * every commit a primary acknowledged (checked in the fake PostgreSQL world). @default none (asynchronous)
@@ -65,6 +67,8 @@ export interface RunResult {
   virtualS: number;
   faults: string[];
   leaderChanges: number;
+  /** Machines reset by their watchdog. */
+  watchdogResets: number;
 }
 
 /** Timing profiles: Patroni defaults and shorter ones (all satisfy loop_wait + 2*retry_timeout <= ttl). */
@@ -114,10 +118,15 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
   }
   const priorities = Array.from({ length: nodes }, () => rng.pick([1, 1, 1, 2, 3]));
   const nofailover = rng.chance(0.15) ? rng.int(1, nodes) : 0;
+  // A watchdog in half of the asynchronous runs and in every synchronous one: without it a frozen agent's
+  // PostgreSQL keeps committing (with synchronous acks) after its lock expired, which no HA logic can undo.
+  // Drawn from its own generator so the fault schedule of a seed does not depend on it.
+  const watchdog = opts.watchdog ?? (opts.sync !== undefined || new Prng(seed ^ 0x5bd1e995).chance(0.5));
   const c = new SimCluster({
     nodes,
     dcs,
     tickMs: 200,
+    watchdog,
     writeBytes: rng.pick([2048, 8192, 32768]),
     member: (i) => ({
       tags: i === nofailover ? { nofailover: true } : { failoverPriority: priorities[i - 1] },
@@ -141,9 +150,9 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
   const loopMs = (profile.loopWait ?? 10) * 1000;
   const setup = `profile ${JSON.stringify(dcs)} priorities ${JSON.stringify(priorities)} nofailover ${
     nofailover || "-"
-  }`;
+  } watchdog ${watchdog ? "on" : "off"}`;
   tail.push(`seed ${seed}: ${setup}`);
-  const result: RunResult = { seed, ok: false, virtualS: 0, faults: [], leaderChanges: 0 };
+  const result: RunResult = { seed, ok: false, virtualS: 0, faults: [], leaderChanges: 0, watchdogResets: 0 };
   let lastLeader: string | null = null;
   c.onEvent = () => {
     for (const check of checks) {
@@ -226,6 +235,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
       `--- last log lines ---\n${tail.text()}`;
   } finally {
     result.virtualS = c.elapsedS();
+    result.watchdogResets = c.watchdogResets;
     c.close();
   }
   return result;
@@ -234,7 +244,8 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
 /** The options that change what a seed does, as command-line flags. */
 function replayFlags(o: RunOptions): string {
   return (o.nodes ? ` --nodes ${o.nodes}` : "") + (o.faults ? ` --faults ${o.faults.join(",")}` : "") +
-    (o.maxFaults ? ` --max-faults ${o.maxFaults}` : "") + (o.sync ? ` --sync ${o.sync}` : "");
+    (o.maxFaults ? ` --max-faults ${o.maxFaults}` : "") + (o.sync ? ` --sync ${o.sync}` : "") +
+    (o.watchdog !== undefined ? ` --watchdog ${o.watchdog ? "on" : "off"}` : "");
 }
 
 async function advanceWithHeals(
