@@ -103,7 +103,7 @@ export function planSlots(input: {
   me: string;
   role: "primary" | "replica";
   tags: NodeTags;
-  dynamic: Pick<DynamicConfig, "slots" | "ignoreSlots">;
+  dynamic: Pick<DynamicConfig, "slots" | "ignoreSlots"> & Partial<Pick<DynamicConfig, "memberSlotsTtl">>;
   standbyCluster: boolean;
   existing: SlotState[];
 }): SlotsPlan {
@@ -123,7 +123,9 @@ export function planSlots(input: {
   const have = new Map(existing.map((s) => [s.name, s]));
   if (role === "replica") {
     const leader = c.leader?.name;
-    if (leader && !nofailoverReplica) {
+    // Member slot positions are published only with member_slots_ttl > 0: without them a copy could never
+    // advance and would hold WAL here forever.
+    if (leader && !nofailoverReplica && (input.dynamic.memberSlotsTtl ?? 1800) > 0) {
       // Keep what the leader keeps, so WAL for the other members survives our promotion.
       for (const n of memberSlotsFor(c, leader)) if (n !== mine) physical.add(n);
       // ... and one for the leader itself: when it comes back as a replica of us its WAL is still there.

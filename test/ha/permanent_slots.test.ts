@@ -92,6 +92,16 @@ Deno.test("planSlots (replica): copies of the leader's slots and its own, advanc
     existing,
   });
   assertEquals([nofo.physical, nofo.copy], [[], []]);
+  const noTtl = planSlots({
+    c,
+    me: "node2",
+    role: "replica",
+    tags: {},
+    dynamic: dyn({ slots, memberSlotsTtl: 0 }),
+    standbyCluster: false,
+    existing,
+  });
+  assertEquals(noTtl.physical, ["phys_keep"]);
 });
 
 Deno.test("planSlots (replica): an existing logical copy is advanced, not copied again", () => {
