@@ -19,6 +19,10 @@ export class AgentController implements AgentControl {
     this.agent.wake();
   }
 
+  refreshPg(timeoutMs: number): Promise<void> {
+    return this.agent.refreshPg(timeoutMs);
+  }
+
   validateParameters(params: Record<string, unknown>): string[] {
     return this.agent.parameterProblems(params);
   }

@@ -177,6 +177,19 @@ export class HaAgent {
     };
   }
 
+  #refreshing: Promise<void> | null = null;
+
+  /**
+   * Re-read the local PostgreSQL state for GET /patroni, so a peer deciding a race compares live LSNs, not
+   * the last cycle's (up to loop_wait old). Concurrent callers share one read; at most `timeoutMs` is waited.
+   */
+  refreshPg(timeoutMs: number): Promise<void> {
+    this.#refreshing ??= this.deps.pg.observe().then((st) => {
+      if (st.running && st.accepting) this.#pg = st;
+    }).catch(() => {}).finally(() => (this.#refreshing = null));
+    return Promise.race([this.#refreshing, this.deps.clock.sleep(timeoutMs)]);
+  }
+
   /** Wake the loop now (API writes, local PostgreSQL death). */
   wake(): void {
     this.#wake.abort();
@@ -790,7 +803,7 @@ export class HaAgent {
         oldTl,
         lsn,
         "no recovery target specified",
-        new Date(this.deps.clock.now()).toISOString(),
+        new Date(this.deps.clock.now()).toISOString().replace("Z", "+00:00"), // Patroni's ISO form
         this.name,
       ]);
       const max = this.dyn.current.maxTimelinesHistory;

@@ -73,6 +73,11 @@ export interface RestartRequest {
 /** Control surface the REST API uses. Each method returns a Patroni-compatible outcome. */
 export interface AgentControl {
   view(): AgentView;
+  /**
+   * Re-read the local PostgreSQL state now (bounded), so GET /patroni answers peers in a race with live LSNs
+   * rather than the last cycle's, as Patroni does. Optional: views without it answer from the last cycle.
+   */
+  refreshPg?(timeoutMs: number): Promise<void>;
   dcs: Dcs;
   /** Wake the HA loop now (after a DCS write such as /config or /switchover). */
   wake(): void;

@@ -46,7 +46,10 @@ type Handler = (ctx: ApiContext, req: ApiRequest) => ApiResponse | Promise<ApiRe
 const now = (ctx: ApiContext) => ctx.clock.now();
 
 const SAFE: Record<string, Handler> = {
-  "GET patroni": (ctx) => jsonResponse(200, statusDocument(ctx.control.view(), now(ctx))),
+  "GET patroni": async (ctx) => {
+    await ctx.control.refreshPg?.(1000).catch(() => {});
+    return jsonResponse(200, statusDocument(ctx.control.view(), now(ctx)));
+  },
   "GET cluster": (ctx) => getCluster(ctx.control),
   "GET history": (ctx) => getHistory(ctx.control, now(ctx)),
   "GET config": (ctx) => getConfig(ctx.control, now(ctx)),

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { register as registerValidate } from "./validate.ts";
 import { register as registerPermissions } from "./permissions_cmd.ts";
 import { register as registerClusterCommands } from "./cluster_commands.ts";
+import { registerSimulate } from "./simulate_cmd.ts";
 
 export function buildProgram(): Command {
   const program = new Command("pgwarden-ctl")
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerPermissions(program);
   registerClusterCommands(program);
+  registerSimulate(program);
   return program;
 }
 
