@@ -114,7 +114,9 @@ export async function main(args: string[]): Promise<void> {
   });
   const control = new AgentController(agent, dcs);
   const api = await startApi(
-    citus ? Object.assign(control, { citusEvent: (b: Record<string, unknown>) => citus.citusEvent(b) }) : control,
+    citus
+      ? Object.assign(control, { citusEvent: (b: Record<string, unknown>) => citus.citusEvent(b) })
+      : control,
     config,
   );
   log.info(
@@ -130,9 +132,10 @@ export async function main(args: string[]): Promise<void> {
     log.info(`received ${sig}, shutting down`);
     stop.abort();
     agent.wake();
+    // Citus first: its catalog connection must not outlive PostgreSQL, nor hold a transaction open.
+    await citus?.close();
     await agent.exclusive(() => agent.shutdown());
     await hooks.close?.();
-    await citus?.close();
     await api.close();
     await dcs.close();
     Deno.exit(0);

@@ -1,0 +1,5 @@
+/** Citus example, coordinator, node 1: `deno task start examples/citus/g0n1.ts` from the repository root. */
+import { defineConfig } from "../../mod.ts";
+import { citusNode } from "./common.ts";
+
+export default defineConfig(citusNode(0, 1));

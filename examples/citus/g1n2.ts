@@ -1,0 +1,5 @@
+/** Citus example, worker group 1, node 2: `deno task start examples/citus/g1n2.ts` from the repository root. */
+import { defineConfig } from "../../mod.ts";
+import { citusNode } from "./common.ts";
+
+export default defineConfig(citusNode(1, 2));
