@@ -65,7 +65,11 @@ Deno.test(
         const ssn = await exec(leader, "SHOW synchronous_standby_names");
         assertEquals(ssn[0]!.synchronous_standby_names, key.sync_standby);
         const standby = cluster.node(key.sync_standby);
-        assertEquals((await standby.api("/sync")).status, 200);
+        // Replicas answer from their own last DCS read (at most a loop behind the key).
+        await cluster.waitFor(
+          `${standby.name}: /sync 200`,
+          async () => (await standby.api("/sync")).status === 200,
+        );
         assertEquals((await standby.api("/async")).status, 503);
         const other = cluster.nodes.find((n) => n !== leader && n !== standby)!;
         assertEquals((await other.api("/sync")).status, 503);
