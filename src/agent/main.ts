@@ -132,7 +132,9 @@ export async function main(args: string[]): Promise<void> {
     log.info(`received ${sig}, shutting down`);
     stop.abort();
     agent.wake();
-    // Citus first: its catalog connection must not outlive PostgreSQL, nor hold a transaction open.
+    // Citus first: a worker primary warns the coordinator; the coordinator's catalog connection must not
+    // outlive PostgreSQL, nor hold a transaction open.
+    await citus?.beforeShutdown();
     await citus?.close();
     await agent.exclusive(() => agent.shutdown());
     await hooks.close?.();

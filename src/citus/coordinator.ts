@@ -2,8 +2,9 @@
  * The coordinator leader's `pg_dist_node` reconciler, and its side of a planned worker switchover.
  *
  * Reconcile pass (each HA cycle while this node leads group 0 as a writable primary): read `pg_dist_node`,
- * compute the desired rows from the DCS (`desired.ts`), plan (`plan.ts`), apply each group's batch in its own
- * transaction, re-read to verify, then try the removals. Passes are idempotent and resumable.
+ * compute the desired rows from the DCS (`desired.ts`; confirmed by a fresh DCS read before any change),
+ * plan (`plan.ts`), apply each group's batch in its own transaction, re-read to verify, then try the
+ * removals. Passes are idempotent and resumable.
  *
  * Switchover (events from the worker, `POST /citus`):
  * - `before_demote`: BEGIN, park the group's primary row (`<host>-demoted`) with citus_update_node: Citus
@@ -129,9 +130,17 @@ export class CitusCoordinator {
   }
 
   async #reconcile(cluster: ClusterSnapshot): Promise<boolean> {
-    const desired = desiredGroups(cluster, this.deps.self, { secondaries: this.deps.secondaries });
+    const opts = { secondaries: this.deps.secondaries };
+    let desired = desiredGroups(cluster, this.deps.self, opts);
     const conn = this.#connection();
     const cooldown = this.#cooldownMs();
+    // The HA cycle's snapshot may predate a switchover the events just committed (it would move the primary
+    // row back to the old primary): before changing anything, act on a fresh read. Reads and events are
+    // serialised, so that read is newer than any event handled so far.
+    const first = planCatalog(await conn.readNodes(), desired);
+    if (first.batches.length || first.removals.length) {
+      desired = desiredGroups(await this.deps.freshCluster(), this.deps.self, opts);
+    }
     // Each pass re-reads the catalog: the second one verifies what the first applied.
     for (let pass = 0; pass < 3; pass++) {
       const rows = await conn.readNodes();

@@ -54,6 +54,7 @@ export class CitusMember {
   #lastReconcile = 0;
   #wantReconcile = false;
   #coordinatorDcs: Promise<Dcs> | null = null;
+  #notifier: CoordinatorNotifier | null = null;
   #lastError = "";
   #prepareRetryAt = 0;
   #stop = new AbortController();
@@ -104,7 +105,18 @@ export class CitusMember {
       ...(config.restapi.authentication ? { auth: config.restapi.authentication } : {}),
       log,
     });
+    this.#notifier = notifier;
     return withCoordinatorNotifications(inner, notifier);
+  }
+
+  /**
+   * The agent is about to stop PostgreSQL for good (SIGTERM): a worker primary tells the coordinator first,
+   * as for a switchover, so distributed transactions wait for the replica that takes over. Not in pause
+   * (PostgreSQL keeps running then).
+   */
+  async beforeShutdown(): Promise<void> {
+    const v = this.deps.view();
+    if (this.#notifier && isLeaderPrimary(v) && !v.paused) await this.#notifier.notify("before_demote");
   }
 
   /** `POST /citus` on this node. */

@@ -217,3 +217,20 @@ Deno.test("losing the coordinator leadership rolls back an open switchover trans
   assert(conn.closed);
   assertEquals(rowsOf(conn)[1], "1/primary/2=127.0.0.1:5101");
 });
+
+Deno.test("a reconcile pass from a snapshot older than a committed switchover does not move the row back", async () => {
+  const { c, conn, setCluster } = setup(registered());
+  const before = group("w1", [member("w1", 5101, "primary"), member("w2", 5102, "replica")]);
+  setCluster(coordinatorView(new Map([[1, before]])));
+  await c.handleEvent(ev("before_demote", "w1"));
+  setCluster(
+    coordinatorView(
+      new Map([[1, group("w2", [member("w1", 5101, "demoted", "stopped"), member("w2", 5102, "replica")])]]),
+    ),
+  );
+  await c.handleEvent(ev("before_promote", "w2"));
+  await c.handleEvent(ev("after_promote", "w2"));
+  // The DCS now says w2 leads (its member key not yet updated); the HA cycle's snapshot still says w1.
+  assert(await c.reconcile(coordinatorView(new Map([[1, before]]))));
+  assertEquals(rowsOf(conn).filter((r) => r.startsWith("1/primary")), ["1/primary/2=127.0.0.1:5102"]);
+});

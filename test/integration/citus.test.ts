@@ -77,12 +77,12 @@ async function one<T>(n: TestNode, q: string, database = DB): Promise<T> {
 }
 
 /** Distributed writes through the coordinator into group `g`, ids counted as acknowledged once returned. */
-function startWriter(coordinator: TestNode, g: number) {
+function startWriter(coordinator: TestNode, g: number, firstId = 1) {
   const acked: number[] = [];
   const errors: string[] = [];
   let maxLatencyMs = 0;
   let stop = false;
-  let next = 1;
+  let next = firstId;
   const done = (async () => {
     const sql = coordinator.sql({ database: DB, timeoutS: 2 });
     try {
@@ -282,6 +282,39 @@ Deno.test(
         }, 90_000);
       });
 
+      await t.step("a worker primary stopped with SIGTERM hands over without client errors", async () => {
+        const old = leaders[2]!;
+        const next = replicaOf(w2, old)[0]!;
+        const writer = startWriter(leaders[0]!, 2, 1_000_000);
+        await w2.waitFor("some writes first", () => Promise.resolve(writer.acked.length > 20));
+        await old.stopAgent();
+        await w2.waitFor("the replica to lead group 2", async () => (await w2.leader()) === next, 60_000);
+        await coord.waitFor("pg_dist_node to name it", async () => {
+          const p = (await pgDistNode(leaders[0]!)).find((x) => x.groupid === 2 && x.role === "primary");
+          return p?.addr === addr(next);
+        });
+        const before = writer.acked.length;
+        await w2.waitFor(
+          "writes after the handover",
+          () => Promise.resolve(writer.acked.length > before + 20),
+        );
+        await writer.stop();
+        assertEquals(writer.errors, []);
+        const sql = next.sql({ database: DB });
+        try {
+          const have = new Set((await sql<{ id: string }[]>`SELECT id FROM acked`).map((x) => Number(x.id)));
+          assertEquals(writer.acked.filter((id) => !have.has(id)), []);
+        } finally {
+          await sql.end();
+        }
+        assert(
+          leaders[0]!.logs.some((l) =>
+            l.includes(`holding distributed transactions while ${old.name} demotes`)
+          ),
+        );
+        leaders[2] = next;
+      });
+
       await t.step("a coordinator failover keeps the worker registrations", async () => {
         const old = leaders[0]!;
         const next = replicaOf(coord, old)[0]!;
@@ -306,10 +339,10 @@ Deno.test(
         assertEquals(r.code, 0, r.stderr);
         const rows = parseListJson(r.stdout);
         const names = rows.map((x) => `${x.Group}:${x.Member}`).sort();
-        // Every running member (the killed coordinator's key has expired).
+        // Every running member (the stopped ones' keys have expired).
         const running = groups.flatMap((c, g) => c.nodes.filter((n) => n.proc).map((n) => `${g}:${n.name}`));
         assertEquals(names, running.sort());
-        assertEquals(names.length, 5);
+        assertEquals([...new Set(rows.map((x) => x.Group))].sort(), [0, 1, 2]);
         const leadersListed = rows.filter((x) => x.Role === "Leader").map((x) => x.Member).sort();
         assertEquals(leadersListed, leaders.map((l) => l.name).sort());
         const one1 = await runCtlProcess(["list", "--group", "1", "-f", "json"], {
