@@ -98,6 +98,25 @@ export class SyncExecutor {
     }
     this.#managed = true;
     if (d.synchronousMode === "quorum") {
+      // Record ourselves as the sync leader (CAS) before promoting, the former leader joining the voters with
+      // the same quorum (the voters+leader set keeps its size, so commit and promotion quorums still overlap).
+      // Otherwise the former leader, back after we promoted and wrote commits it lacks, could win a race alone
+      // through the "recorded leader, nobody ahead" rule and lose them (found by the simulation, seed 274).
+      const key = syncKeyNames(c.sync?.value);
+      const me = this.deps.name.toLowerCase();
+      if (key.leader !== null && key.leader !== me) {
+        const voters = [...key.voters, key.leader].filter((n) => n !== me);
+        const ok = await this.deps.dcs.setSyncState(
+          syncKeyValue(this.deps.name, voters, key.quorum),
+          c.sync?.version,
+        );
+        if (ok === null) {
+          this.deps.log.info(
+            "Postponing promotion because synchronous replication state was updated by somebody else",
+          );
+          return false;
+        }
+      }
       await this.#setSsn(prePromoteQuorum({ me: this.deps.name, syncKey: c.sync?.value, strict }));
       return true;
     }
