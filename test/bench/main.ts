@@ -23,7 +23,8 @@ const { values } = parseArgs({
     ttl: { type: "string", default: "20" },
     "loop-wait": { type: "string", default: "2" },
     "retry-timeout": { type: "string", default: "5" },
-    "no-write": { type: "boolean", default: false },
+    /** Rebuild RESULTS.md and the SVGs from a saved run's JSON lines instead of measuring. */
+    from: { type: "string" },
   },
 });
 
@@ -71,35 +72,79 @@ async function ensurePatroni(): Promise<void> {
   }
 }
 
-const systems: System[] = values["vs-patroni"] ? ["pgwarden", "patroni"] : ["pgwarden"];
-if (values["vs-patroni"]) await ensurePatroni();
+/** The run's circumstances: the last JSON line of a run. */
+interface RunRecord {
+  type: "run";
+  started: string;
+  loadBefore: number;
+  loadAfter: number;
+  systems: System[];
+  timings: RunOptions["timings"];
+  trials: RunOptions["trials"];
+  idleSeconds: number;
+}
 
 const figures: Figure[] = [];
-const emit = (f: Figure) => {
-  figures.push(f);
-  console.log(JSON.stringify(f));
-};
-const started = new Date();
-const loadBefore = Deno.loadavg()[0];
-for (const s of systems) {
-  for (const f of await runSystem(s, opts)) emit(f);
-  try {
-    for (const f of await consulRequests(s, opts)) emit(f);
-  } catch (e) {
-    log(`${s}: Consul scenario failed: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+let run: RunRecord;
+if (values.from) {
+  let rec: RunRecord | undefined;
+  for (const line of (await Deno.readTextFile(values.from)).split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const r = JSON.parse(line);
+    if (r.type === "run") rec = r;
+    else figures.push(r);
   }
+  if (!rec) throw new Error(`${values.from} has no {"type":"run"} record`);
+  run = rec;
+} else {
+  const systems: System[] = values["vs-patroni"] ? ["pgwarden", "patroni"] : ["pgwarden"];
+  if (values["vs-patroni"]) await ensurePatroni();
+  const emit = (f: Figure) => {
+    figures.push(f);
+    console.log(JSON.stringify(f));
+  };
+  const started = new Date().toISOString();
+  const loadBefore = Deno.loadavg()[0];
+  for (const s of systems) {
+    for (const f of await runSystem(s, opts)) emit(f);
+    try {
+      for (const f of await consulRequests(s, opts)) emit(f);
+    } catch (e) {
+      log(`${s}: Consul scenario failed: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+    }
+  }
+  const plugin = await benchPluginOverhead();
+  emit({
+    scenario: "plugins",
+    metric: "plugin hook round trip (median)",
+    system: "pgwarden",
+    value: plugin.value,
+    unit: plugin.unit,
+    lowerIsBetter: true,
+  });
+  run = {
+    type: "run",
+    started,
+    loadBefore,
+    loadAfter: Deno.loadavg()[0],
+    systems,
+    timings: opts.timings,
+    trials: opts.trials,
+    idleSeconds: opts.idleSeconds,
+  };
+  console.log(JSON.stringify(run));
+  await Deno.mkdir(OUT, { recursive: true });
+  // The raw figures, so the report can be rebuilt with --from bench/latest.jsonl.
+  await Deno.writeTextFile(
+    `${OUT}/latest.jsonl`,
+    [...figures, run].map((x) => JSON.stringify(x)).join("\n") + "\n",
+  );
 }
-const plugin = await benchPluginOverhead();
-emit({
-  scenario: "plugins",
-  metric: "plugin hook round trip (median)",
-  system: "pgwarden",
-  value: plugin.value,
-  unit: plugin.unit,
-  lowerIsBetter: true,
-});
+const systems = run.systems;
 
 // ---- Report ----
+const svgName = (f: Figure) =>
+  `${f.scenario}_${f.metric.replace(/\W+/g, "_").replace(/_+$/, "")}`.toLowerCase();
 const key = (f: Figure) => `${f.scenario}\u0000${f.metric}`;
 const metrics = [...new Map(figures.map((f) => [key(f), f])).values()];
 const get = (m: Figure, s: System) => figures.find((f) => key(f) === key(m) && f.system === s);
@@ -146,16 +191,16 @@ const targets = systems.length > 1
 const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
 const cores = navigator.hardwareConcurrency;
 const memGiB = Math.round(Deno.systemMemoryInfo().total / 2 ** 30);
-const t = opts.timings;
-const load = `load average ${loadBefore.toFixed(2)} at the start, ${Deno.loadavg()[0].toFixed(2)} at the end`;
+const t = run.timings;
+const load = `load average ${run.loadBefore.toFixed(2)} at the start, ${run.loadAfter.toFixed(2)} at the end`;
 const md = `# Benchmark results
 
-Latest run: ${started.toISOString()} on ${cpu}, ${cores} cores, ${memGiB} GiB RAM, ${Deno.osRelease()}.
+Latest run: ${run.started} on ${cpu}, ${cores} cores, ${memGiB} GiB RAM, ${Deno.osRelease()}.
 Command: \`deno task bench${
-  values["vs-patroni"] ? " --vs-patroni" : ""
+  systems.length > 1 ? " --vs-patroni" : ""
 }\`. Timings for both systems: ttl ${t.ttl} s,
 loop_wait ${t.loopWait} s, retry_timeout ${t.retryTimeout} s; 3 nodes, real etcd 3.4 and PostgreSQL 15 on loopback;
-${opts.trials.failover} failover and switchover trials, ${opts.trials.crash} crash restarts, ${opts.idleSeconds} s idle window;
+${run.trials.failover} failover and switchover trials, ${run.trials.crash} crash restarts, ${run.idleSeconds} s idle window;
 ${load} (other work on the machine shares its 2 cores and shows in the timings).
 Ratios are pgwarden / Patroni (for throughput higher is better, for everything else lower is better).
 
@@ -185,40 +230,31 @@ ${
 - **REST**: \`wrk -t2 -c32 -d10s --latency\` against the primary's \`/primary\`.
 - **plugin hook overhead**: median round trip of a no-op hook through the plugin Worker host.
 
-Charts: ${[...new Set(figures.map((f) => f.scenario))].map((s) => `[${s}](${s}.svg)`).join(", ")}.
+Charts: ${metrics.map((m) => `[${m.metric}](${svgName(m)}.svg)`).join(", ")}.
 `;
 
 await Deno.mkdir(OUT, { recursive: true });
+for await (const e of Deno.readDir(OUT)) if (e.name.endsWith(".svg")) await Deno.remove(`${OUT}/${e.name}`);
 // Hand-written analysis of the figures (why a target is missed) lives in bench/NOTES.md and is carried over.
 const notes = await Deno.readTextFile(`${OUT}/NOTES.md`).catch(() => "");
 await Deno.writeTextFile(`${OUT}/RESULTS.md`, notes ? `${md}\n${notes}` : md);
 
-// One SVG per scenario: per-trial bars where there are trials, else one bar group per metric.
+// One SVG per figure: a bar per trial (per agent for idle readings) and system, else one bar per system.
 const series = systems.map((s) => (s === "pgwarden" ? "pgwarden" : "Patroni"));
-for (const scenario of new Set(figures.map((f) => f.scenario))) {
-  const ms = metrics.filter((m) => m.scenario === scenario);
-  for (const [i, m] of ms.entries()) {
-    const withTrials = get(m, "pgwarden")?.trials !== undefined && scenario !== "idle";
-    if (!withTrials && i > 0) continue;
-    const groups: BarGroup[] = withTrials
-      ? (get(m, "pgwarden")!.trials!).map((_, ti) => ({
-        label: `trial ${ti + 1}`,
-        values: Object.fromEntries(systems.map((s, si) => [series[si]!, get(m, s)?.trials?.[ti]])),
-      }))
-      : ms.map((x) => ({
-        label: `${x.metric} (${x.unit})`.slice(0, 48),
-        values: Object.fromEntries(systems.map((s, si) => [series[si]!, get(x, s)?.value])),
-      }));
-    const name = withTrials && ms.length > 1 ? `${scenario}_${m.metric.replace(/\W+/g, "_")}` : scenario;
-    await Deno.writeTextFile(
-      `${OUT}/${name}.svg`,
-      renderBarChart({
-        title: withTrials ? m.metric : scenario,
-        unit: withTrials ? m.unit : "value",
-        series,
-        groups,
-      }),
-    );
-  }
+for (const m of metrics) {
+  const trials = get(m, "pgwarden")?.trials;
+  const groups: BarGroup[] = trials
+    ? trials.map((_, ti) => ({
+      label: `${m.scenario === "idle" ? "agent" : "trial"} ${ti + 1}`,
+      values: Object.fromEntries(systems.map((s, si) => [series[si]!, get(m, s)?.trials?.[ti]])),
+    }))
+    : [{
+      label: m.metric,
+      values: Object.fromEntries(systems.map((s, si) => [series[si]!, get(m, s)?.value])),
+    }];
+  await Deno.writeTextFile(
+    `${OUT}/${svgName(m)}.svg`,
+    renderBarChart({ title: m.metric, unit: m.unit, series, groups }),
+  );
 }
 log(`wrote ${OUT}/RESULTS.md and SVGs`);

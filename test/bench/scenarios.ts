@@ -53,15 +53,19 @@ function start(system: System, t: Timings, dcsSection?: Record<string, unknown>)
     : startPatroniCluster({ ...t, ...(dcsSection ? { dcsSection } : {}) });
 }
 
-/** Sum of etcd's gRPC messages received from clients (unary requests and stream messages alike). */
-async function etcdMessages(clientUrl: string): Promise<number> {
+/** etcd's gRPC messages received from clients (unary requests and stream messages alike), per method. */
+async function etcdMessages(clientUrl: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${clientUrl}/metrics`)).text();
-  let n = 0;
+  const out = new Map<string, number>();
   for (const line of text.split("\n")) {
-    if (line.startsWith("grpc_server_msg_received_total{")) n += Number(line.split(" ").pop());
+    if (!line.startsWith("grpc_server_msg_received_total{")) continue;
+    const method = /grpc_method="(\w+)"/.exec(line)?.[1] ?? "?";
+    out.set(method, (out.get(method) ?? 0) + Number(line.split(" ").pop()));
   }
-  return n;
+  return out;
 }
+
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 async function waitWritable(node: TestNode, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -122,9 +126,14 @@ export async function runSystem(system: System, o: RunOptions): Promise<Figure[]
     fig(
       "dcs",
       "etcd requests per HA cycle per member",
-      (msgs1 - msgs0) / cycles / cluster.nodes.length,
+      (total(msgs1) - total(msgs0)) / cycles / cluster.nodes.length,
       "req",
     );
+    const perMethod = [...msgs1].map(([m, n]) =>
+      `${m} ${((n - (msgs0.get(m) ?? 0)) / cycles / 3).toFixed(2)}`
+    )
+      .filter((x) => !x.endsWith(" 0.00"));
+    o.log(`${system}: etcd messages per cycle per member by method: ${perMethod.join(", ")}`);
     o.log(`${system}: idle cpu ${mean(cpuPerMin).toFixed(3)} s/min, rss ${mean(rss).toFixed(1)} MiB`);
 
     // REST /primary under wrk.
@@ -203,7 +212,7 @@ export async function runSystem(system: System, o: RunOptions): Promise<Figure[]
         // From the moment etcd expired the dead leader's key to the first commit on the new primary.
         const expiredAt = await Promise.race([expired, sleep(100).then(() => null)]);
         stopWatch.abort();
-        const firstCommit = writer.commits.find((c) => c > since);
+        const firstCommit = expiredAt === null ? undefined : writer.commits.find((c) => c > expiredAt);
         if (expiredAt !== null && firstCommit !== undefined) reaction.push((firstCommit - expiredAt) / 1000);
         else o.log(`${system}: leader key expiry not observed in trial ${i + 1}`);
         old.start();
@@ -232,8 +241,11 @@ export async function consulRequests(system: System, o: RunOptions): Promise<Fig
     await waitHealthy(cluster, 90_000);
     await sleep(3000);
     const before = server.requestCount;
+    const pids = cluster.nodes.map((n) => n.proc!.pid);
+    const cpu0 = pids.map(cpuSeconds);
     await sleep(o.idleSeconds / 2 * 1000);
     const n = server.requestCount - before;
+    const cpuPerMin = pids.map((p, i) => (cpuSeconds(p) - cpu0[i]!) * 60 / (o.idleSeconds / 2));
     const cycles = o.idleSeconds / 2 / o.timings.loopWait;
     const value = n / cycles / cluster.nodes.length;
     o.log(`${system}: consul ${value.toFixed(2)} requests per cycle per member`);
@@ -244,6 +256,14 @@ export async function consulRequests(system: System, o: RunOptions): Promise<Fig
       value: round(value, 3),
       unit: "req",
       lowerIsBetter: true,
+    }, {
+      scenario: "idle",
+      metric: "idle agent CPU on Consul",
+      system,
+      value: round(mean(cpuPerMin), 3),
+      unit: "cpu s/min",
+      lowerIsBetter: true,
+      trials: cpuPerMin.map((x) => round(x, 3)),
     }];
   } finally {
     await cluster?.stop();

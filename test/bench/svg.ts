@@ -48,8 +48,8 @@ export function renderBarChart(c: BarChart): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(c.title)}</text>`,
   ];
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+  for (let i = 0; i <= 5; i++) {
+    const v = (max * i) / 5;
     parts.push(
       `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
       `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`,

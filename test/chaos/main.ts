@@ -39,7 +39,11 @@ if (import.meta.main) {
       "no-watchdog": { type: "boolean", default: false },
     },
   });
+  // Ctrl-C: finish the current fault, clean up, report.
+  const stop = new AbortController();
+  Deno.addSignalListener("SIGINT", () => stop.abort());
   const result = await runChaos({
+    signal: stop.signal,
     faults: Number(values.faults),
     seed: Number(values.seed),
     ttl: Number(values.ttl),

@@ -38,6 +38,8 @@ export interface ChaosOptions {
    * agent leaves its PostgreSQL accepting writes after the lock expired: expect split brains.
    */
   watchdog?: boolean;
+  /** Stop injecting after the current fault (the run still cleans up and reports). */
+  signal?: AbortSignal;
   /** Receives every report record (one JSON line each). */
   emit?: (rec: Record<string, unknown>) => void;
 }
@@ -235,13 +237,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     /** Acknowledged writes already reported lost in a failover (asynchronous mode): not counted again. */
     const lost = new Set<number>();
     for (const [index, f] of plan.entries()) {
+      if (o.signal?.aborted) break;
       const resetsBefore = hardware.reduce((a, h) => a + h.resets, 0);
+      const startedAt = Date.now();
       const r = await runFault(c, net, unavailable, ttl, synchronous, index, f, primary, prober.w, lost);
       r.resets = hardware.reduce((a, h) => a + h.resets, 0) - resetsBefore;
       if (r.primaryAfter) primary = r.primaryAfter;
       result.faults.push(r);
       result.violations.push(...r.violations);
-      emit({ type: "fault", ...r, missing: r.missing.slice(0, 20), missingCount: r.missing.length });
+      emit({
+        type: "fault",
+        at: new Date(startedAt).toISOString(),
+        seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+        ...r,
+        missing: r.missing.slice(0, 20),
+        missingCount: r.missing.length,
+      });
       if (r.recoveredMs === null) {
         // Give it more time so later faults still start from a healthy cluster (the violation stands).
         const late = await waitHealthy(c, Date.now() + 60_000);
