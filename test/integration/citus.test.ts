@@ -115,6 +115,20 @@ function startWriter(coordinator: TestNode, g: number, firstId = 1) {
   };
 }
 
+/**
+ * Citus clusters run quorum commit: a replica may take over only once the primary counts it in the quorum.
+ * Wait for that before a planned or unplanned handover.
+ */
+async function waitQuorumMember(c: TestCluster, n: TestNode): Promise<void> {
+  await c.waitFor(`${n.name} to be a quorum standby`, async () => {
+    const r = await n.api("/cluster");
+    const m = (r.body as { members: { name: string; role: string }[] }).members.find((x) =>
+      x.name === n.name
+    );
+    return m?.role === "quorum_standby" || m?.role === "sync_standby";
+  }, 60_000);
+}
+
 Deno.test(
   "Citus: coordinator + 2 worker groups keep pg_dist_node current through failover and switchover",
   opts,
@@ -212,6 +226,7 @@ Deno.test(
         });
         const primaryRow = (rows: Row[]) => rows.find((x) => x.groupid === 2 && x.role === "primary")!;
         const nodeid = primaryRow(await pgDistNode(leaders[0]!)).nodeid;
+        await waitQuorumMember(w2, candidate);
         const writer = startWriter(leaders[0]!, 2);
         await w2.waitFor(
           "some writes before the switchover",
@@ -265,6 +280,7 @@ Deno.test(
       await t.step("killing a worker group's primary repoints pg_dist_node at the new primary", async () => {
         const old = leaders[1]!;
         const survivor = replicaOf(w1, old)[0]!;
+        await waitQuorumMember(w1, survivor);
         const before = (await pgDistNode(leaders[0]!)).find((x) => x.groupid === 1 && x.role === "primary")!;
         old.killPostmaster();
         await old.killAgent();
@@ -285,6 +301,7 @@ Deno.test(
       await t.step("a worker primary stopped with SIGTERM hands over without client errors", async () => {
         const old = leaders[2]!;
         const next = replicaOf(w2, old)[0]!;
+        await waitQuorumMember(w2, next);
         const writer = startWriter(leaders[0]!, 2, 1_000_000);
         await w2.waitFor("some writes first", () => Promise.resolve(writer.acked.length > 20));
         await old.stopAgent();
@@ -318,6 +335,7 @@ Deno.test(
       await t.step("a coordinator failover keeps the worker registrations", async () => {
         const old = leaders[0]!;
         const next = replicaOf(coord, old)[0]!;
+        await waitQuorumMember(coord, next);
         const before = await pgDistNode(old);
         old.killPostmaster();
         await old.killAgent();
