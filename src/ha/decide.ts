@@ -635,6 +635,18 @@ export function healthiest(o: Observation, c: ClusterSnapshot): Healthiest {
     // LSNs only compare on one history: WAL past my timeline's switch point on an older timeline was written
     // by a primary that had lost the lock and is discarded by pg_rewind; it must not block the race forever.
     const olderTimeline = p.timeline !== undefined && o.pg.timeline !== null && p.timeline < o.pg.timeline;
+    // And the other way round: a member on a newer timeline has seen a promotion I have not, so whatever my
+    // LSN says I may be missing commits acknowledged there (sim seed 221: a diverged ex-leader "ahead" by LSN).
+    const newerTimeline = p.timeline !== undefined && o.pg.timeline !== null && p.timeline > o.pg.timeline;
+    if (newerTimeline) {
+      others.push({
+        ...base,
+        eligible: true,
+        detail: `on newer timeline ${p.timeline} than mine (${o.pg.timeline})`,
+      });
+      blocked ??= "behind";
+      continue;
+    }
     if (lsn > myLsn && olderTimeline) {
       others.push({
         ...base,
