@@ -23,19 +23,23 @@ export interface PlannedFault {
 }
 
 /**
- * `count` faults from `seed`. The first six are a shuffled full set, so any run of six or more covers every
- * kind; later ones are drawn at random.
+ * `count` faults from `seed`. The first ones are a shuffled full set of `only` (default: every kind), so any
+ * run at least that long covers every kind; later ones are drawn at random from `only`.
  */
-export function planFaults(seed: number, count: number): PlannedFault[] {
+export function planFaults(
+  seed: number,
+  count: number,
+  only: readonly FaultKind[] = FAULT_KINDS,
+): PlannedFault[] {
   const rng = new Prng(seed);
-  const kinds: FaultKind[] = [...FAULT_KINDS];
+  const kinds: FaultKind[] = [...only];
   for (let i = kinds.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
     [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
   }
   const out: PlannedFault[] = [];
   for (let i = 0; i < count; i++) {
-    const kind = i < kinds.length ? kinds[i]! : rng.pick(FAULT_KINDS);
+    const kind = i < kinds.length ? kinds[i]! : rng.pick(only);
     const role = kind === "kill_agent" || kind === "partition"
       ? (rng.chance(0.5) ? "primary" : "replica")
       : kind === "remove_datadir"

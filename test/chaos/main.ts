@@ -1,9 +1,22 @@
 /**
- * `deno task chaos --faults N --seed S [--ttl T] [--sync] [--no-watchdog]`: a seeded chaos run on a real 3-member cluster (see run.ts).
+ * `deno task chaos --faults N --seed S [--ttl T] [--sync] [--no-watchdog] [--only kind,kind]`: a seeded
+ * chaos run on a real 3-member cluster (see run.ts).
  * Prints one JSON line per record on stdout, a human summary on stderr; exits 1 on any violation.
  */
 import { parseArgs } from "node:util";
+import { FAULT_KINDS, type FaultKind } from "./faults.ts";
 import { type ChaosResult, runChaos } from "./run.ts";
+
+function parseKinds(list: string): FaultKind[] {
+  const kinds = list.split(",").map((k) => k.trim());
+  for (const k of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(k)) {
+      console.error(`unknown fault kind "${k}", expected some of ${FAULT_KINDS.join(", ")}`);
+      Deno.exit(2);
+    }
+  }
+  return kinds as FaultKind[];
+}
 
 export function summarize(r: ChaosResult): string {
   const lines = [
@@ -37,6 +50,7 @@ if (import.meta.main) {
       ttl: { type: "string", default: "10" },
       sync: { type: "boolean", default: false },
       "no-watchdog": { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
   // Ctrl-C: finish the current fault, clean up, report.
@@ -49,6 +63,7 @@ if (import.meta.main) {
     ttl: Number(values.ttl),
     synchronous: values.sync,
     watchdog: !values["no-watchdog"],
+    ...(values.only ? { only: parseKinds(values.only) } : {}),
     emit: (rec) => console.log(JSON.stringify(rec)),
   });
   console.error(summarize(result));

@@ -20,7 +20,7 @@
  */
 import { startCluster, type TestCluster, type TestNode } from "../helpers/cluster.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp_proxy.ts";
-import { inject, planFaults, type PlannedFault } from "./faults.ts";
+import { type FaultKind, inject, planFaults, type PlannedFault } from "./faults.ts";
 import { createTestNetwork, netnsUnavailable, type TestNetwork } from "./netns.ts";
 import { createChaosTables, missingOn, Prober, Writer } from "./probe.ts";
 import { WatchdogHardware } from "./watchdog_hw.ts";
@@ -28,6 +28,8 @@ import { WatchdogHardware } from "./watchdog_hw.ts";
 export interface ChaosOptions {
   faults: number;
   seed: number;
+  /** Fault kinds to draw from (default: all). */
+  only?: FaultKind[];
   ttl?: number;
   loopWait?: number;
   retryTimeout?: number;
@@ -146,7 +148,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const watchdog = o.watchdog ?? true;
   const emit = o.emit ?? (() => {});
   const unavailable = await netnsUnavailable();
-  const plan = planFaults(o.seed, o.faults);
+  const plan = planFaults(o.seed, o.faults, o.only);
   emit({
     type: "start",
     seed: o.seed,
