@@ -3,6 +3,7 @@
  * primary that archives with archive-push, then a new cluster bootstrapped from the repository and a standby
  * created from it, both through the plugin host.
  */
+import { freePort } from "../../test/helpers/ports.ts";
 import assert from "node:assert/strict";
 import { PluginHost } from "../../src/plugins/host.ts";
 import { baseContext, collectingLogger } from "../../test/plugins/fixtures/context.ts";
@@ -26,13 +27,6 @@ async function asPostgres(cmd: string, args: string[]): Promise<string> {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${out}${new TextDecoder().decode(r.stderr)}`);
   }
   return out;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
 }
 
 interface Pg {

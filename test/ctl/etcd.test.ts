@@ -3,18 +3,12 @@
  * with Debian's patronictl 3.0.2 on the same keys: both must read the same cluster, and a change made by one
  * must be seen by the other.
  */
+import { freePort } from "../helpers/ports.ts";
 import assert from "node:assert/strict";
 import { Etcd3Dcs } from "../../src/dcs/etcd3.ts";
 import type { Dcs, MemberData } from "../../src/dcs/types.ts";
 import { startEtcd } from "../helpers/etcd.ts";
 import { hasPatronictl, parseListJson, runCtlProcess, runPatronictl } from "./run_ctl.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 Deno.test({
   name: "ctl and patronictl agree on a cluster in etcd, and see each other's changes",

@@ -9,12 +9,9 @@ import { startEtcd } from "./etcd.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A free port outside the ephemeral range (see ports.ts). */
+import { freePort } from "./ports.ts";
+export { freePort };
 
 export interface NodeOptions {
   tags?: Record<string, unknown>;

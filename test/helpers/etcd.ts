@@ -86,13 +86,9 @@ function hookUnload(): void {
   });
 }
 
-/** A loopback port that was free a moment ago (bind port 0, read it back, close). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A free port outside the ephemeral range (see ports.ts). */
+import { freePort } from "./ports.ts";
+export { freePort };
 
 async function waitHealthy(
   clientUrl: string,

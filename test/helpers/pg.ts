@@ -12,13 +12,9 @@ export const SUPERUSER_PASSWORD = "su-secret";
 export const REPLICATION_PASSWORD = "repl-secret";
 export const REWIND_PASSWORD = "rewind-secret";
 
-/** A TCP port that was free a moment ago (bind port 0, read it back). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A free port outside the ephemeral range (see ports.ts). */
+import { freePort } from "./ports.ts";
+export { freePort };
 
 /** A temp directory (mode 0755) that the PostgreSQL OS user can traverse. */
 export async function makeTestRoot(prefix = "pgwarden-pg-"): Promise<string> {
