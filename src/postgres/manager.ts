@@ -218,7 +218,10 @@ export class PostgresManager implements PostgresPort {
       if (state.dataDirEmpty) {
         const orphan = await this.ctl.killOrphan();
         if (orphan !== null) {
-          this.#log("warning", `data directory is empty but PostgreSQL (pid ${orphan}) was running: killed it`);
+          this.#log(
+            "warning",
+            `data directory is empty but PostgreSQL (pid ${orphan}) was running: killed it`,
+          );
         }
         return state;
       }
@@ -1139,7 +1142,9 @@ export class PostgresManager implements PostgresPort {
     try {
       const files = await readLogicalSlotFiles(remote, names);
       await writeSlotFiles(this.dataDir, files, this.user);
-      for (const f of files) this.#log("info", `Copied logical replication slot "${f.name}" from the primary`);
+      for (const f of files) {
+        this.#log("info", `Copied logical replication slot "${f.name}" from the primary`);
+      }
       return files.map((f) => f.name);
     } finally {
       await remote.end({ timeout: 1 }).catch(() => {});

@@ -77,7 +77,9 @@ export async function main(args: string[]): Promise<number> {
     `${seeds} seeds ok (${seed}..${seed + seeds - 1}): ${virtual.toFixed(0)} virtual s in ${
       wall.toFixed(1)
     } s, ` +
-      `${changes} leader changes, ${resets} watchdog resets, slowest convergence ${(worst / 1000).toFixed(1)} s after healing`,
+      `${changes} leader changes, ${resets} watchdog resets, slowest convergence ${
+        (worst / 1000).toFixed(1)
+      } s after healing`,
   );
   return 0;
 }
