@@ -62,6 +62,7 @@ async function ensurePatroni(): Promise<void> {
     throw new Error(`--vs-patroni needs ${missing.join(", ")} (run as root to install them)`);
   }
   log(`installing ${missing.join(", ")}`);
+  await new Deno.Command("apt-get", { args: ["update", "-qq"], stdout: "null", stderr: "null" }).output();
   const r = await new Deno.Command("apt-get", {
     args: ["install", "-y", "-q", ...missing],
     env: { DEBIAN_FRONTEND: "noninteractive" },
