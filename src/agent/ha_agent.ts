@@ -94,6 +94,13 @@ const emptyPg = (): PgState => ({
   replayedTimestamp: null,
 });
 
+/**
+ * How often the local postmaster's liveness is polled between cycles. Under least privilege each poll is a
+ * `kill -0` subprocess (Deno allows neither /proc nor kill(2) on other processes), so once a second: a crash
+ * still wakes the loop within a second, at a quarter of the idle CPU of a 250 ms poll.
+ */
+const POSTMASTER_POLL_MS = 1000;
+
 export class HaAgent {
   readonly memory = initialMemory();
   readonly dyn: DynamicState;
@@ -215,7 +222,7 @@ export class HaAgent {
         } finally {
           busy = false;
         }
-      }, 250);
+      }, POSTMASTER_POLL_MS);
     }
     try {
       while (!signal.aborted) {

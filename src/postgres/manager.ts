@@ -190,6 +190,8 @@ export class PostgresManager implements PostgresPort {
     return (await this.ctl.postmasterPid()) !== null;
   }
 
+  #controlCache: { pid: number; cd: ControlData } | null = null;
+
   async observe(): Promise<PgState> {
     const state: PgState = {
       dataDirEmpty: true,
@@ -225,7 +227,12 @@ export class PostgresManager implements PostgresPort {
         }
         return state;
       }
-      const [pid, cd] = await Promise.all([this.ctl.postmasterPid(), this.controlData().catch(() => null)]);
+      // pg_controldata is a subprocess: while the same postmaster keeps answering SQL, its last reading (sysid;
+      // the live values come from SQL) is reused instead of spawning one every cycle.
+      const pid = await this.ctl.postmasterPid();
+      const cached = pid !== null && this.#controlCache?.pid === pid ? this.#controlCache.cd : null;
+      const cd = cached ?? await this.controlData().catch(() => null);
+      this.#controlCache = null;
       if (cd) {
         state.sysid = cd.sysid;
         state.controlState = cd.state;
@@ -264,6 +271,7 @@ export class PostgresManager implements PostgresPort {
       state.replication = repl;
       state.pendingRestartReason = pending;
       state.pendingRestart = Object.keys(pending).length > 0;
+      if (cd && pid !== null) this.#controlCache = { pid, cd };
     } catch (e) {
       if (!isConnectionError(e)) this.#log("warning", `Observation query failed: ${errText(e)}`);
     }
