@@ -129,7 +129,14 @@ Deno.test("tags, dynamic configuration, scheduled restart, reinitialize and watc
           node2,
           "SELECT slot_name, active FROM pg_replication_slots",
         );
-        assertEquals(slots2.map((s) => [s.slot_name, s.active]), [["node3", true]]);
+        // node3's slot is in use on node2. Like Patroni 4, a replica may also keep an inactive copy of the
+        // leader's member slot (advanced from status.slots) so the leader could stream from it after a failover.
+        const active2 = Object.fromEntries(slots2.map((s) => [s.slot_name, s.active]));
+        assertEquals(active2.node3, true);
+        assertEquals(
+          slots2.filter((s) => s.slot_name !== "node3").map((s) => [s.slot_name, s.active]),
+          "node1" in active2 ? [["node1", false]] : [],
+        );
         const slots1 = await query<{ slot_name: string }>(
           node1,
           "SELECT slot_name FROM pg_replication_slots",
