@@ -28,7 +28,7 @@ import {
 } from "../postgres/guc_validate.ts";
 import type { Action, Decision, NodeTags, Observation } from "../ha/types.ts";
 import { initialMemory } from "../ha/types.ts";
-import type { PgState, PostgresPort, Upstream } from "../postgres/port.ts";
+import { emptyPgState, type PgState, type PostgresPort, type Upstream } from "../postgres/port.ts";
 import type { Clock } from "../util/clock.ts";
 import type { AgentHooks, HookContext } from "./hooks.ts";
 import { noHooks } from "./hooks.ts";
@@ -71,29 +71,6 @@ export interface HaAgentDeps {
   watchdog?: Watchdog;
 }
 
-const emptyPg = (): PgState => ({
-  dataDirEmpty: true,
-  running: false,
-  pid: null,
-  accepting: false,
-  inRecovery: null,
-  timeline: null,
-  sysid: null,
-  controlState: null,
-  xlogLocation: 0,
-  receiveLsn: null,
-  replayLsn: null,
-  replicationState: null,
-  upstream: null,
-  pendingRestart: false,
-  pendingRestartReason: {},
-  serverVersion: null,
-  postmasterStartTime: null,
-  replication: [],
-  replayPaused: false,
-  replayedTimestamp: null,
-});
-
 /**
  * How often the local postmaster's liveness is polled between cycles. Under least privilege each poll is a
  * `kill -0` subprocess (Deno allows neither /proc nor kill(2) on other processes), so once a second: a crash
@@ -106,7 +83,7 @@ export class HaAgent {
   readonly dyn: DynamicState;
   #cluster: ClusterSnapshot | null = null;
   #dcsLastSeen: number | null = null;
-  #pg: PgState = emptyPg();
+  #pg: PgState = emptyPgState();
   #state: PgRunState = "stopped";
   #role = "uninitialized";
   #lastDecision: Decision | null = null;

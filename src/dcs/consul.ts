@@ -23,7 +23,13 @@ import {
 import { asDcsError, DcsUnavailableError } from "./errors.ts";
 import { canonicalJson, patroniJson } from "./json.ts";
 import { type Attempt, withRetry } from "./retry.ts";
-import { type BadDataHandler, type RawKey, snapshotFromGroupedKeys, snapshotFromKeys } from "./snapshot.ts";
+import {
+  type BadDataHandler,
+  type RawKey,
+  snapshotFromGroupedKeys,
+  snapshotFromKeys,
+  warnOnceBadData,
+} from "./snapshot.ts";
 import {
   basePath,
   clientPath,
@@ -70,15 +76,6 @@ function isPermanent(e: unknown): boolean {
 }
 
 /** Warn once per key and problem so a corrupt value does not flood the log every loop. */
-function warnOnce(): BadDataHandler {
-  const seen = new Set<string>();
-  return (key, problem) => {
-    const id = `${key}\0${problem}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    console.warn(`DCS: ignoring corrupt value of ${key}: ${problem}`);
-  };
-}
 
 export class ConsulDcs implements Dcs {
   readonly kind = "consul" as const;
@@ -108,7 +105,7 @@ export class ConsulDcs implements Dcs {
     this.#o = { ...opts };
     this.#consistency = c.consistency;
     this.#checks = [...c.checks];
-    this.#onBad = opts.onBadData ?? warnOnce();
+    this.#onBad = opts.onBadData ?? warnOnceBadData();
     this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
   }
 

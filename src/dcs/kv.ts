@@ -10,7 +10,13 @@
  */
 import type { Clock } from "../util/clock.ts";
 import { type Attempt, withRetry } from "./retry.ts";
-import { type BadDataHandler, type RawKey, snapshotFromGroupedKeys, snapshotFromKeys } from "./snapshot.ts";
+import {
+  type BadDataHandler,
+  type RawKey,
+  snapshotFromGroupedKeys,
+  snapshotFromKeys,
+  warnOnceBadData,
+} from "./snapshot.ts";
 import {
   basePath,
   clientPath,
@@ -89,15 +95,6 @@ const WATCHED = new Set(["leader", "config", "status", "optime/leader", "failove
 const put = (key: string, value: string, lease?: string): KvOp => ({ put: { key, value, lease } });
 
 /** Warn once per key and problem so a corrupt value does not flood the log every loop. */
-function defaultBadData(): BadDataHandler {
-  const seen = new Set<string>();
-  return (key, problem) => {
-    const id = `${key}\0${problem}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    console.warn(`DCS: ignoring corrupt value of ${key}: ${problem}`);
-  };
-}
 
 export class KvDcs implements Dcs {
   readonly kind: Dcs["kind"];
@@ -120,7 +117,7 @@ export class KvDcs implements Dcs {
     this.clock = clock;
     this.#o = { ...opts };
     this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
-    this.#onBad = opts.onBadData ?? defaultBadData();
+    this.#onBad = opts.onBadData ?? warnOnceBadData();
   }
 
   get requestCount(): number {

@@ -23,6 +23,17 @@ export interface RawKey {
 
 export type BadDataHandler = (key: string, problem: string) => void;
 
+/** Default handler of the backends: each distinct corrupt value is reported once, not every cycle. */
+export function warnOnceBadData(): BadDataHandler {
+  const seen = new Set<string>();
+  return (key, problem) => {
+    const id = `${key}\0${problem}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    console.warn(`DCS: ignoring corrupt value of ${key}: ${problem}`);
+  };
+}
+
 const GROUP_RE = /^(0|[1-9][0-9]*)$/;
 
 function parseJson(raw: RawKey, onBad: BadDataHandler): unknown {

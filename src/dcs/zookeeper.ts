@@ -18,7 +18,13 @@ import { ZK, zkCode, type ZkData, ZkSession } from "./_zk_session.ts";
 import { asDcsError, DcsUnavailableError } from "./errors.ts";
 import { canonicalJson, patroniJson } from "./json.ts";
 import { type Attempt, withRetry } from "./retry.ts";
-import { type BadDataHandler, type RawKey, snapshotFromGroupedKeys, snapshotFromKeys } from "./snapshot.ts";
+import {
+  type BadDataHandler,
+  type RawKey,
+  snapshotFromGroupedKeys,
+  snapshotFromKeys,
+  warnOnceBadData,
+} from "./snapshot.ts";
 import {
   basePath,
   clientPath,
@@ -41,16 +47,6 @@ const GROUP_RE = /^(0|[1-9][0-9]*)$/;
 function isPermanent(e: unknown): boolean {
   const c = zkCode(e);
   return c === ZK.NO_AUTH || c === ZK.INVALID_ACL || c === ZK.AUTH_FAILED;
-}
-
-function warnOnce(): BadDataHandler {
-  const seen = new Set<string>();
-  return (key, problem) => {
-    const id = `${key}\0${problem}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    console.warn(`DCS: ignoring corrupt value of ${key}: ${problem}`);
-  };
 }
 
 export class ZooKeeperDcs implements Dcs {
@@ -86,7 +82,7 @@ export class ZooKeeperDcs implements Dcs {
     if (z.setAcls) throw new TypeError("zookeeper.setAcls is not supported by pgwarden's ZooKeeper client");
     this.#hosts = z.hosts.join(",");
     this.#o = { ...opts };
-    this.#onBad = opts.onBadData ?? warnOnce();
+    this.#onBad = opts.onBadData ?? warnOnceBadData();
     this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
   }
 

@@ -37,7 +37,15 @@ import { PgCommandError, PgError, PgStateError, PgUnreachableError } from "./err
 import { formatLsn, parseLsnOrNull } from "./lsn.ts";
 import { exists, OsUser, runCommand } from "./os_user.ts";
 import { binaries, type PgBinaries, PgCtl } from "./pg_ctl.ts";
-import type { BootstrapOptions, PgState, PostgresPort, StartOptions, StopMode, Upstream } from "./port.ts";
+import {
+  type BootstrapOptions,
+  emptyPgState,
+  type PgState,
+  type PostgresPort,
+  type StartOptions,
+  type StopMode,
+  type Upstream,
+} from "./port.ts";
 import {
   isConnectionError,
   observeQuery,
@@ -184,7 +192,6 @@ export class PostgresManager implements PostgresPort {
   // ---------------------------------------------------------------------------------------------------
   // Observation
 
-  /** Cheap synchronous liveness check (postmaster.pid + /proc), no SQL, no subprocess; safe to poll. */
   /** Cheap liveness of the postmaster (no SQL): polled by the agent to wake its loop on a crash. */
   async postmasterAlive(): Promise<boolean> {
     return (await this.ctl.postmasterPid()) !== null;
@@ -193,28 +200,7 @@ export class PostgresManager implements PostgresPort {
   #controlCache: { pid: number; cd: ControlData } | null = null;
 
   async observe(): Promise<PgState> {
-    const state: PgState = {
-      dataDirEmpty: true,
-      running: false,
-      pid: null,
-      accepting: false,
-      inRecovery: null,
-      timeline: null,
-      sysid: null,
-      controlState: null,
-      xlogLocation: 0,
-      receiveLsn: null,
-      replayLsn: null,
-      replicationState: null,
-      upstream: null,
-      pendingRestart: false,
-      pendingRestartReason: {},
-      serverVersion: null,
-      postmasterStartTime: null,
-      replication: [],
-      replayPaused: false,
-      replayedTimestamp: null,
-    };
+    const state: PgState = emptyPgState();
     try {
       state.dataDirEmpty = !(await exists(`${this.dataDir}/PG_VERSION`));
       if (state.dataDirEmpty) {

@@ -140,3 +140,29 @@ export interface PostgresPort {
   setDynamicConfig?(d: DynamicConfig | null): void;
   close(): Promise<void>;
 }
+
+/** The state of a data directory nobody has looked at yet: empty, nothing running. */
+export function emptyPgState(): PgState {
+  return {
+    dataDirEmpty: true,
+    running: false,
+    pid: null,
+    accepting: false,
+    inRecovery: null,
+    timeline: null,
+    sysid: null,
+    controlState: null,
+    xlogLocation: 0,
+    receiveLsn: null,
+    replayLsn: null,
+    replicationState: null,
+    upstream: null,
+    pendingRestart: false,
+    pendingRestartReason: {},
+    serverVersion: null,
+    postmasterStartTime: null,
+    replication: [],
+    replayPaused: false,
+    replayedTimestamp: null,
+  };
+}
