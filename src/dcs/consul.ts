@@ -36,13 +36,14 @@ import {
   type ClusterSnapshot,
   type Dcs,
   type DcsOptions,
+  type DcsTimings,
   type LeaderKey,
   type MemberData,
   type StatusValue,
   type SyncValue,
 } from "./types.ts";
 
-type Timings = { ttlS: number; loopWaitS: number; retryTimeoutS: number };
+type Timings = DcsTimings;
 
 /** Consul refused an `acquire` because our session no longer exists. */
 class SessionGoneError extends DcsUnavailableError {

@@ -31,7 +31,7 @@ import {
   LeaseNotFoundError,
   type TxnResult,
 } from "./kv.ts";
-import type { DcsOptions } from "./types.ts";
+import type { DcsOptions, DcsTimings } from "./types.ts";
 
 /** The `etcd3` section of the configuration (the fields this backend reads). */
 export interface Etcd3Settings {
@@ -429,7 +429,7 @@ export class Etcd3Dcs extends KvDcs {
     this.#budget = budget;
   }
 
-  override setTimings(t: { ttlS: number; loopWaitS: number; retryTimeoutS: number }): void {
+  override setTimings(t: DcsTimings): void {
     super.setTimings(t);
     this.#budget.retryTimeoutS = t.retryTimeoutS;
   }

@@ -5,7 +5,7 @@
 import { type Config, dcsKind } from "../config/schema.ts";
 import type { Clock } from "../util/clock.ts";
 import type { BadDataHandler } from "./snapshot.ts";
-import type { Dcs, DcsOptions } from "./types.ts";
+import type { Dcs, DcsOptions, DcsTimings } from "./types.ts";
 
 export interface CreateDcsOptions {
   /** Time source (virtual in the simulation). Default: the real clock. */
@@ -13,7 +13,7 @@ export interface CreateDcsOptions {
   /** For `memory`: the store to join. Default: the process-wide store named by `memory.id`. */
   memoryStore?: import("./memory.ts").MemoryStore;
   /** Timings to start with (the dynamic config in the DCS may differ from `bootstrap.dcs`). */
-  timings?: { ttlS: number; loopWaitS: number; retryTimeoutS: number };
+  timings?: DcsTimings;
   onBadData?: BadDataHandler;
 }
 

@@ -23,6 +23,7 @@ import {
   type ClusterSnapshot,
   type Dcs,
   type DcsOptions,
+  type DcsTimings,
   type LeaderKey,
   type MemberData,
   type StatusValue,
@@ -101,7 +102,7 @@ export class KvDcs implements Dcs {
   protected readonly backend: KvBackend;
   protected readonly clock: Clock;
   readonly #o: DcsOptions;
-  #timings: { ttlS: number; loopWaitS: number; retryTimeoutS: number };
+  #timings: DcsTimings;
   readonly #onBad: BadDataHandler;
   #lease: string | null = null;
   #leaseTtlS = 0;
@@ -363,7 +364,7 @@ export class KvDcs implements Dcs {
     });
   }
 
-  setTimings(t: { ttlS: number; loopWaitS: number; retryTimeoutS: number }): void {
+  setTimings(t: DcsTimings): void {
     this.#timings = { ...t };
   }
 

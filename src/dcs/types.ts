@@ -114,6 +114,13 @@ export function emptySnapshot(): ClusterSnapshot {
   };
 }
 
+/** The three dynamic-config timings every backend works to, in seconds. */
+export interface DcsTimings {
+  ttlS: number;
+  loopWaitS: number;
+  retryTimeoutS: number;
+}
+
 export interface DcsOptions {
   /** `/service` by default. */
   namespace: string;
@@ -176,7 +183,7 @@ export interface Dcs {
   /** Remove every key of this cluster (patronictl remove). */
   deleteCluster(): Promise<boolean>;
   /** Timings changed in dynamic config: new lease TTL / budgets from the next operation on. */
-  setTimings(t: { ttlS: number; loopWaitS: number; retryTimeoutS: number }): void;
+  setTimings(t: DcsTimings): void;
   /** Stop background work, drop our session/lease (the caller decides whether keys should vanish). */
   close(): Promise<void>;
   /** Requests sent to the store so far (bench: requests per operation). Optional for backends. */

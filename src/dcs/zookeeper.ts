@@ -31,13 +31,14 @@ import {
   type ClusterSnapshot,
   type Dcs,
   type DcsOptions,
+  type DcsTimings,
   type LeaderKey,
   type MemberData,
   type StatusValue,
   type SyncValue,
 } from "./types.ts";
 
-type Timings = { ttlS: number; loopWaitS: number; retryTimeoutS: number };
+type Timings = DcsTimings;
 
 /** Plain keys of a cluster directory, read with one `getData` each when present. */
 const PLAIN_KEYS = ["initialize", "config", "leader", "history", "failover", "sync", "status", "failsafe"];
