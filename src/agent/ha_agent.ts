@@ -65,18 +65,13 @@ export interface HaAgentDeps {
   observeOnly?: boolean;
   /** Called when the agent must exit (failed bootstrap); the process entry exits non-zero. */
   onFatal?: (reason: string) => void;
-  /** Liveness of the local postmaster without SQL (cheap, polled to wake the loop on death). */
+  /** Liveness of the local postmaster without SQL, asked when `onPgConnectionClosed` fires. */
   postmasterAlive?: () => boolean | Promise<boolean>;
+  /** Subscribe to "a local PostgreSQL connection closed": a crashed postmaster drops its backends' sockets. */
+  onPgConnectionClosed?: (fn: () => void) => void;
   /** The watchdog armed while this node is the primary (none: as if mode were off). */
   watchdog?: Watchdog;
 }
-
-/**
- * How often the local postmaster's liveness is polled between cycles. Under least privilege each poll is a
- * `kill -0` subprocess (Deno allows neither /proc nor kill(2) on other processes), so once a second: a crash
- * still wakes the loop within a second, at a quarter of the idle CPU of a 250 ms poll.
- */
-const POSTMASTER_POLL_MS = 1000;
 
 export class HaAgent {
   readonly memory = initialMemory();
@@ -182,24 +177,22 @@ export class HaAgent {
   /** Run cycles until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock } = this.deps;
-    let pgWatch: ReturnType<typeof setInterval> | undefined;
-    if (this.deps.postmasterAlive) {
-      // A dead postmaster wakes the loop at once instead of after loop_wait.
-      let wasAlive = false;
-      let busy = false;
-      pgWatch = setInterval(async () => {
-        if (busy) return;
-        busy = true;
+    const { postmasterAlive, onPgConnectionClosed } = this.deps;
+    if (postmasterAlive && onPgConnectionClosed) {
+      // A dead postmaster wakes the loop at once instead of after loop_wait. Connections also close for
+      // harmless reasons (idle timeout, our own restart), so the close only prompts a liveness check.
+      let checking = false;
+      onPgConnectionClosed(async () => {
+        if (checking || signal.aborted) return;
+        checking = true;
         try {
-          const alive = await this.deps.postmasterAlive!();
-          if (wasAlive && !alive) this.wake();
-          wasAlive = alive;
+          if (!(await postmasterAlive())) this.wake();
         } catch {
-          // the next tick tries again
+          // the next cycle observes anyway
         } finally {
-          busy = false;
+          checking = false;
         }
-      }, POSTMASTER_POLL_MS);
+      });
     }
     try {
       while (!signal.aborted) {
@@ -221,7 +214,7 @@ export class HaAgent {
         await this.#waitNext(remaining, signal);
       }
     } finally {
-      if (pgWatch !== undefined) clearInterval(pgWatch);
+      onPgConnectionClosed?.(() => {});
     }
   }
 

@@ -104,6 +104,7 @@ export async function main(args: string[]): Promise<void> {
     dynamic,
     observeOnly,
     postmasterAlive: () => pg.postmasterAlive(),
+    onPgConnectionClosed: (fn) => pg.onConnectionClosed(fn),
     watchdog,
     onFatal: (reason) => {
       log.error(`${reason}: exiting`);

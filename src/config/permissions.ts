@@ -294,36 +294,6 @@ export function computePermissions(config: Config, opts: PermissionOptions): Age
     "USERNAME",
     "LOGNAME",
   );
-  // npm:etcd3 loads its protobuf definitions from its own package directory in Deno's npm cache at run time.
-  if (config.etcd3) {
-    const denoDir = opts.env.DENO_DIR ??
-      (opts.env.XDG_CACHE_HOME
-        ? join(opts.env.XDG_CACHE_HOME, "deno")
-        : opts.env.HOME
-        ? join(opts.env.HOME, ".cache", "deno")
-        : undefined);
-    if (denoDir) p.add("read", join(denoDir, "npm", "registry.npmjs.org", "etcd3"));
-  }
-  // npm:etcd3 runs on @grpc/grpc-js, which reads its tracing, proxy and TLS switches when it loads.
-  if (config.etcd3) {
-    p.add(
-      "env",
-      "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-      "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
-      "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
-      "GRPC_NODE_TRACE",
-      "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
-      "GRPC_NODE_VERBOSITY",
-      "GRPC_SSL_CIPHER_SUITES",
-      "GRPC_TRACE",
-      "GRPC_VERBOSITY",
-      "grpc_proxy",
-      "http_proxy",
-      "https_proxy",
-      "no_grpc_proxy",
-      "no_proxy",
-    );
-  }
   // Deno.uid()/gid(): the agent decides whether to hand PostgreSQL commands to runuser.
   p.add("sys", "uid", "gid");
 

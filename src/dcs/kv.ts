@@ -30,6 +30,7 @@ import {
   type SyncValue,
 } from "./types.ts";
 import { canonicalJson, patroniJson } from "./json.ts";
+import { KvCache } from "./kv_cache.ts";
 import { DcsUnavailableError } from "./errors.ts";
 
 export interface KvPair {
@@ -61,6 +62,13 @@ export interface TxnResult {
   responses: { kvs?: KvPair[] }[];
 }
 
+/** One change delivered by a watch stream. */
+export interface KvEvent {
+  type: "put" | "delete";
+  /** For a delete: the key and the revision of the deletion. */
+  kv: KvPair;
+}
+
 /** A put referred to a lease the store no longer has. */
 export class LeaseNotFoundError extends Error {
   override name = "LeaseNotFoundError";
@@ -73,8 +81,19 @@ export interface KvBackend {
   txn(compare: Compare[], success: KvOp[], failure: KvOp[], a: Attempt): Promise<TxnResult>;
   /** Grant a lease; returns its id. */
   leaseGrant(ttlS: number, a: Attempt): Promise<string>;
-  /** Refresh a lease; returns the remaining TTL in seconds, 0 or less when the lease is gone. */
-  leaseKeepAlive(id: string, a: Attempt): Promise<number>;
+  /**
+   * Refresh a lease; returns the remaining TTL in seconds (0 or less when the lease is gone) and the store's
+   * revision when it answered, if the store tells.
+   */
+  leaseKeepAlive(id: string, a: Attempt): Promise<{ ttlS: number; revision?: string }>;
+  /**
+   * Optional: how many keys are under `prefix` and the highest mod revision among them, at the store's current
+   * revision. Proves a watch-fed copy current without reading the values.
+   */
+  rangeSummary?(
+    prefix: string,
+    a: Attempt,
+  ): Promise<{ revision: string; count: number; maxModRevision: string }>;
   /**
    * Resolve true as soon as a key under `prefix` for which `relevant(relative key)` holds is put or deleted at a
    * revision ≥ `startRevision` (null: from now on); false after `timeoutMs` or on abort. Never throws: an
@@ -87,8 +106,21 @@ export interface KvBackend {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<boolean>;
+  /**
+   * Optional change stream from `startRevision` (etcd): with it, KvDcs keeps a watch-fed copy of the cluster
+   * and idle reads cost no request. Resolves when the stream ends (abort, failure, or compaction).
+   */
+  stream?(
+    prefix: string,
+    startRevision: string,
+    handlers: { onCreated: () => void; onEvents: (revision: string, events: KvEvent[]) => void },
+    signal: AbortSignal,
+  ): Promise<{ compacted: boolean; error?: unknown }>;
   close(): Promise<void>;
 }
+
+/** How long a read waits for the watch stream to deliver our own last writes before reading the store. */
+const CACHE_CATCH_UP_MS = 100;
 
 /** Keys whose change wakes a waiting HA loop. */
 const WATCHED = new Set(["leader", "config", "status", "optime/leader", "failover"]);
@@ -108,9 +140,15 @@ export class KvDcs implements Dcs {
   #leaseTtlS = 0;
   #lastKeepAliveMs = Number.NEGATIVE_INFINITY;
   #lastReadRevision: string | null = null;
+  /** Store revision reported by the last keepalive (null: unknown). */
+  #keepAliveRevision: string | null = null;
+  /** The lease our leader key was bound to at the last read (null: the key was not ours). */
+  #leaderLease: string | null = null;
   /** Our member key as last read: skip rewriting identical data bound to the same live lease. */
   #ownMember: { json: string; session?: string } | null = null;
   #closed = false;
+  /** Watch-fed copy of the cluster's keys, when the backend can stream changes. */
+  readonly #cache: KvCache | null;
 
   constructor(kind: Dcs["kind"], backend: KvBackend, clock: Clock, opts: DcsOptions) {
     this.kind = kind;
@@ -119,6 +157,24 @@ export class KvDcs implements Dcs {
     this.#o = { ...opts };
     this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
     this.#onBad = opts.onBadData ?? warnOnceBadData();
+    const stream = backend.stream?.bind(backend);
+    const cacheOwn = clientPath(this.#o) + "/";
+    this.#cache = stream
+      ? new KvCache(stream, this.#readPrefix(), {
+        now: () => clock.now(),
+        // Wake for the HA keys of our own group only (the Citus coordinator reads all groups).
+        relevant: (rel) => {
+          const key = this.#readPrefix() + rel;
+          return key.startsWith(cacheOwn) && WATCHED.has(key.slice(cacheOwn.length));
+        },
+      })
+      : null;
+  }
+
+  /** What getCluster reads: our group, or the whole scope for a Citus coordinator's all-groups view. */
+  #readPrefix(): string {
+    return (this.#o.allGroups === true ? basePath(this.#o.namespace, this.#o.scope) : clientPath(this.#o)) +
+      "/";
   }
 
   get requestCount(): number {
@@ -144,7 +200,15 @@ export class KvDcs implements Dcs {
     if (this.#closed) {
       return Promise.reject(new DcsUnavailableError(`${op} failed: the DCS client is closed`));
     }
-    return withRetry(op, fn, {
+    // A failed attempt may mean a hung endpoint whose watch stream is silent: stop trusting the copy.
+    const attempt = this.#cache
+      ? (a: Attempt) =>
+        fn(a).catch((e) => {
+          this.#cache?.invalidate();
+          throw e;
+        })
+      : fn;
+    return withRetry(op, attempt, {
       clock: this.clock,
       budgetMs: this.#timings.retryTimeoutS * 1000,
       attemptTimeoutMs: this.#attemptMs(),
@@ -152,11 +216,16 @@ export class KvDcs implements Dcs {
   }
 
   /** Make sure we hold a live lease; keepalive when `force` or loop_wait passed since the last one. */
-  async #ensureLease(force: boolean, a: Attempt): Promise<string> {
+  async #ensureLease(
+    force: boolean,
+    a: Attempt,
+    dueAfterMs = this.#timings.loopWaitS * 1000,
+  ): Promise<string> {
     if (this.#lease && this.#leaseTtlS !== this.#timings.ttlS) this.#lease = null; // ttl changed: new lease
     const sentAt = this.clock.now();
-    if (this.#lease && (force || sentAt - this.#lastKeepAliveMs >= this.#timings.loopWaitS * 1000)) {
-      const left = await this.backend.leaseKeepAlive(this.#lease, a);
+    if (this.#lease && (force || sentAt - this.#lastKeepAliveMs >= dueAfterMs)) {
+      const { ttlS: left, revision } = await this.backend.leaseKeepAlive(this.#lease, a);
+      this.#keepAliveRevision = revision ?? null;
       if (left > 0) this.#lastKeepAliveMs = sentAt;
       else this.#lease = null;
     }
@@ -182,29 +251,82 @@ export class KvDcs implements Dcs {
   }
 
   async getCluster(): Promise<ClusterSnapshot> {
-    const all = this.#o.allGroups === true;
-    const prefix = (all ? basePath(this.#o.namespace, this.#o.scope) : clientPath(this.#o)) + "/";
-    const { revision, kvs } = await this.#retry("get cluster", (a) => this.backend.range(prefix, a));
+    const prefix = this.#readPrefix();
+    // The copy may answer for up to ttl after its last full read; our own writes must have arrived.
+    const cached = await this.#readCache(prefix);
+    const { revision, kvs }: { revision: string; kvs: KvPair[] } = cached ??
+      await this.#retry("get cluster", (a) => this.backend.range(prefix, a)).then((r) => {
+        this.#cache?.seed(r.revision, r.kvs);
+        return r;
+      });
     const raw: RawKey[] = kvs.map((kv) => ({
       key: kv.key.slice(prefix.length),
       value: kv.value,
       version: kv.modRevision,
       ...(kv.lease !== "0" ? { session: kv.lease } : {}),
     }));
-    const s = all
+    const s = this.#o.allGroups === true
       ? snapshotFromGroupedKeys(raw, this.#o.group ?? 0, this.#onBad)
       : snapshotFromKeys(raw, this.#onBad);
     this.#lastReadRevision = revision;
     const me = s.members.find((m) => m.name === this.#o.name);
     this.#ownMember = me ? { json: canonicalJson(me.data), session: me.session } : null;
+    this.#leaderLease = s.leader?.name === this.#o.name ? s.leader.session ?? null : null;
     return s;
+  }
+
+  /**
+   * The watch-fed copy, proven current at a revision the store reported just now: by the keepalive this
+   * member owes anyway (an idle cluster: no other request), else by a summary of the keys (a store shared
+   * with other clusters moves on without us). Null: read the store.
+   */
+  async #readCache(prefix: string): Promise<{ revision: string; kvs: KvPair[] } | null> {
+    const cache = this.#cache;
+    const maxAgeMs = this.#timings.ttlS * 1000;
+    if (!cache || !cache.live(maxAgeMs)) return null;
+    try {
+      if (this.#lease) {
+        const asked = this.clock.now();
+        // Half a loop early: one HA cycle's read carries the keepalive despite timer jitter.
+        const due = this.#timings.loopWaitS * 500;
+        await this.#retry("get cluster", (a) => this.#ensureLease(false, a, due));
+        // Only a keepalive sent for this read proves anything (one not yet due leaves an old revision).
+        const rev = this.#lastKeepAliveMs >= asked ? this.#keepAliveRevision : null;
+        if (rev !== null) {
+          const r = await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { atLeast: rev });
+          if (r) return r;
+        }
+      }
+      const summarize = this.backend.rangeSummary?.bind(this.backend);
+      if (!summarize) return null;
+      const sum = await this.#retry("get cluster", (a) => summarize(prefix, a));
+      return await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { summary: sum });
+    } catch {
+      return null; // the store read that follows reports the failure
+    }
+  }
+
+  /** A transaction; what it wrote must be visible in the watch-fed copy before the next read from it. */
+  async #txn(compare: Compare[], success: KvOp[], failure: KvOp[], a: Attempt): Promise<TxnResult> {
+    const r = await this.backend.txn(compare, success, failure, a);
+    const cache = this.#cache;
+    if (cache) {
+      for (const op of r.succeeded ? success : failure) {
+        if ("put" in op) cache.expect(op.put.key, r.revision);
+        else if ("deleteRange" in op) {
+          if (op.deleteRange.prefix) cache.invalidate();
+          else cache.expect(op.deleteRange.key, r.revision);
+        }
+      }
+    }
+    return r;
   }
 
   attemptToAcquireLeader(): Promise<boolean> {
     const key = this.#key("leader");
     return this.#retry("acquire leader lock", (a) =>
       this.#withLease(true, a, async (lease) => {
-        const r = await this.backend.txn(
+        const r = await this.#txn(
           [{ key, target: "create", createRevision: "0" }],
           [put(key, this.#o.name, lease)],
           [{ range: { key } }],
@@ -222,8 +344,14 @@ export class KvDcs implements Dcs {
     const name = this.#o.name;
     return this.#retry("update leader lock", (a) =>
       this.#withLease(true, a, async (lease) => {
-        // Steady state: one comparison, no write (a write would wake every watcher each loop).
-        const r = await this.backend.txn(
+        // Steady state: the watch-fed copy, current at the revision our keepalive just reported, shows the key
+        // bound to the lease we kept alive: nothing to write or compare.
+        if (
+          this.#leaderLease === lease && this.#keepAliveRevision !== null &&
+          this.#cache?.showsCurrent(key, name, lease, this.#keepAliveRevision, this.#timings.ttlS * 1000)
+        ) return true;
+        // Otherwise one comparison, no write (a write would wake every watcher each loop).
+        const r = await this.#txn(
           [{ key, target: "value", value: name }, { key, target: "lease", lease }],
           [],
           [{ range: { key } }],
@@ -233,7 +361,7 @@ export class KvDcs implements Dcs {
         const kv = r.responses[0]?.kvs?.[0];
         if (!kv) {
           // Our lease expired and took the key with it: take it back only if nobody else did (Patroni).
-          const c = await this.backend.txn(
+          const c = await this.#txn(
             [{ key, target: "create", createRevision: "0" }],
             [put(key, name, lease)],
             [],
@@ -243,7 +371,7 @@ export class KvDcs implements Dcs {
         }
         if (kv.value !== name) return false;
         // Ours, but bound to an older lease (ttl change, lease re-granted): rebind unless it changed meanwhile.
-        const m = await this.backend.txn(
+        const m = await this.#txn(
           [{ key, target: "mod", modRevision: kv.modRevision }, { key, target: "value", value: name }],
           [put(key, name, lease)],
           [],
@@ -256,7 +384,7 @@ export class KvDcs implements Dcs {
   deleteLeader(_leader: LeaderKey | null): Promise<boolean> {
     const key = this.#key("leader");
     return this.#retry("delete leader lock", async (a) => {
-      const r = await this.backend.txn(
+      const r = await this.#txn(
         [{ key, target: "value", value: this.#o.name }],
         [{ deleteRange: { key } }],
         [],
@@ -270,7 +398,7 @@ export class KvDcs implements Dcs {
     const key = this.#key("leader");
     return this.#retry("take leader lock", (a) =>
       this.#withLease(true, a, async (lease) => {
-        await this.backend.txn([], [put(key, this.#o.name, lease)], [], a);
+        await this.#txn([], [put(key, this.#o.name, lease)], [], a);
         return true;
       }));
   }
@@ -285,7 +413,7 @@ export class KvDcs implements Dcs {
         // Whatever happens to this write (it may even be applied after we gave up on it), only the next read
         // tells what the key holds.
         this.#ownMember = null;
-        await this.backend.txn([], [put(key, value, lease)], [], a);
+        await this.#txn([], [put(key, value, lease)], [], a);
         return true;
       }));
   }
@@ -294,13 +422,13 @@ export class KvDcs implements Dcs {
     const key = this.#key("initialize");
     return this.#retry("initialize", async (a) => {
       const cmp: Compare[] = create ? [{ key, target: "create", createRevision: "0" }] : [];
-      return (await this.backend.txn(cmp, [put(key, sysid)], [], a)).succeeded;
+      return (await this.#txn(cmp, [put(key, sysid)], [], a)).succeeded;
     });
   }
 
   cancelInitialization(): Promise<boolean> {
     return this.#retry("cancel initialization", async (a) => {
-      await this.backend.txn([], [{ deleteRange: { key: this.#key("initialize") } }], [], a);
+      await this.#txn([], [{ deleteRange: { key: this.#key("initialize") } }], [], a);
       return true;
     });
   }
@@ -309,7 +437,7 @@ export class KvDcs implements Dcs {
   #casPut(op: string, rel: string, value: string, version?: string): Promise<TxnResult> {
     const key = this.#key(rel);
     const cmp: Compare[] = version !== undefined ? [{ key, target: "mod", modRevision: version }] : [];
-    return this.#retry(op, (a) => this.backend.txn(cmp, [put(key, value)], [], a));
+    return this.#retry(op, (a) => this.#txn(cmp, [put(key, value)], [], a));
   }
 
   async setConfigValue(json: string, version?: string): Promise<boolean> {
@@ -330,7 +458,7 @@ export class KvDcs implements Dcs {
     const cmp: Compare[] = version !== undefined ? [{ key, target: "mod", modRevision: version }] : [];
     return this.#retry(
       "delete sync state",
-      async (a) => (await this.backend.txn(cmp, [{ deleteRange: { key } }], [], a)).succeeded,
+      async (a) => (await this.#txn(cmp, [{ deleteRange: { key } }], [], a)).succeeded,
     );
   }
 
@@ -352,6 +480,10 @@ export class KvDcs implements Dcs {
    */
   watch(_leaderVersion: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    if (this.#lastReadRevision !== null) {
+      const fromCache = this.#cache?.changedAfter(this.#lastReadRevision, timeoutMs, signal);
+      if (fromCache) return fromCache;
+    }
     const start = this.#lastReadRevision === null ? null : String(BigInt(this.#lastReadRevision) + 1n);
     return this.backend.watch(clientPath(this.#o) + "/", start, (k) => WATCHED.has(k), timeoutMs, signal);
   }
@@ -359,7 +491,7 @@ export class KvDcs implements Dcs {
   deleteCluster(): Promise<boolean> {
     this.#ownMember = null;
     return this.#retry("delete cluster", async (a) => {
-      await this.backend.txn([], [{ deleteRange: { key: clientPath(this.#o) + "/", prefix: true } }], [], a);
+      await this.#txn([], [{ deleteRange: { key: clientPath(this.#o) + "/", prefix: true } }], [], a);
       return true;
     });
   }
@@ -376,6 +508,7 @@ export class KvDcs implements Dcs {
     if (this.#closed) return;
     this.#closed = true;
     this.#lease = null;
+    this.#cache?.close();
     await this.backend.close();
   }
 }

@@ -318,7 +318,10 @@ export class MemoryBackend implements KvBackend {
     return this.#call(a, () => this.store.leaseGrant(ttlS));
   }
   leaseKeepAlive(id: string, a: Attempt) {
-    return this.#call(a, () => this.store.leaseKeepAlive(id));
+    return this.#call(
+      a,
+      () => ({ ttlS: this.store.leaseKeepAlive(id), revision: String(this.store.revision) }),
+    );
   }
 
   async watch(

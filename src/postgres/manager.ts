@@ -48,12 +48,12 @@ import {
 } from "./port.ts";
 import {
   isConnectionError,
+  type ObservedRow,
   observeQuery,
   openSql,
   pendingRestart,
   RECOVERY_PARAMETERS,
   reloadAndWait,
-  replicationRows,
   type Sql,
 } from "./queries.ts";
 import {
@@ -192,7 +192,17 @@ export class PostgresManager implements PostgresPort {
   // ---------------------------------------------------------------------------------------------------
   // Observation
 
-  /** Cheap liveness of the postmaster (no SQL): polled by the agent to wake its loop on a crash. */
+  #onConnectionClosed: (() => void) | null = null;
+
+  /**
+   * `fn` runs when a connection of the observation pool closes. A dying postmaster takes its backends with it,
+   * so this is how the agent hears of a crash between cycles without polling.
+   */
+  onConnectionClosed(fn: () => void): void {
+    this.#onConnectionClosed = fn;
+  }
+
+  /** Liveness of the postmaster without SQL (a `kill -0` subprocess under least privilege). */
   async postmasterAlive(): Promise<boolean> {
     return (await this.ctl.postmasterPid()) !== null;
   }
@@ -213,31 +223,23 @@ export class PostgresManager implements PostgresPort {
         }
         return state;
       }
-      // pg_controldata is a subprocess: while the same postmaster keeps answering SQL, its last reading (sysid;
-      // the live values come from SQL) is reused instead of spawning one every cycle.
-      const pid = await this.ctl.postmasterPid();
-      const cached = pid !== null && this.#controlCache?.pid === pid ? this.#controlCache.cd : null;
-      const cd = cached ?? await this.controlData().catch(() => null);
-      this.#controlCache = null;
-      if (cd) {
-        state.sysid = cd.sysid;
-        state.controlState = cd.state;
-        const end = localWalEnd(cd);
-        if (end) {
-          state.timeline = end.timeline;
-          state.xlogLocation = end.lsn;
-        }
+      const pf = await this.ctl.readPidFile();
+      if (pf === null) return this.#withControlData(state, null);
+      // A server that answers SQL on our port and serves our data directory is the postmaster of the pid file
+      // (it owns the lock file): no liveness subprocess while SQL answers, which is the common case.
+      let row: ObservedRow | null = null;
+      let sqlError: unknown = null;
+      try {
+        row = await this.#bounded(OBSERVE_TIMEOUT_MS, () => this.#withSql(observeQuery));
+      } catch (e) {
+        sqlError = e;
       }
+      const pid = row && this.#servesOurDataDir(row.dataDirectory) ? pf.pid : await this.ctl.postmasterPid();
+      await this.#withControlData(state, pid, row !== null);
       state.pid = pid;
       state.running = pid !== null;
       if (!state.running) return state;
-      const probe = await this.#bounded(OBSERVE_TIMEOUT_MS, () =>
-        this.#withSql(async (sql) => {
-          const row = await observeQuery(sql);
-          const [repl, pending] = await Promise.all([replicationRows(sql), pendingRestart(sql)]);
-          return { row, repl, pending };
-        }));
-      const { row, repl, pending } = probe;
+      if (!row) throw sqlError;
       state.accepting = true;
       state.inRecovery = row.inRecovery;
       state.serverVersion = row.serverVersion;
@@ -254,14 +256,47 @@ export class PostgresManager implements PostgresPort {
       state.upstream = row.upstream;
       state.replayPaused = row.replayPaused;
       state.replayedTimestamp = row.replayedTimestamp;
-      state.replication = repl;
-      state.pendingRestartReason = pending;
-      state.pendingRestart = Object.keys(pending).length > 0;
-      if (cd && pid !== null) this.#controlCache = { pid, cd };
+      state.replication = row.replication;
+      state.pendingRestartReason = row.pendingRestart;
+      state.pendingRestart = Object.keys(row.pendingRestart).length > 0;
     } catch (e) {
       if (!isConnectionError(e)) this.#log("warning", `Observation query failed: ${errText(e)}`);
     }
     return state;
+  }
+
+  /**
+   * Fill sysid, control state and the local WAL end from pg_controldata. It is a subprocess: while the same
+   * postmaster keeps answering SQL its last reading (sysid; the live values come from SQL) is reused.
+   */
+  async #withControlData(state: PgState, pid: number | null, answersSql = false): Promise<PgState> {
+    const cached = pid !== null && this.#controlCache?.pid === pid ? this.#controlCache.cd : null;
+    const cd = cached ?? await this.controlData().catch(() => null);
+    // Kept only while SQL answers: during crash recovery the control file is the only live source.
+    this.#controlCache = cd && pid !== null && answersSql ? { pid, cd } : null;
+    if (cd) {
+      state.sysid = cd.sysid;
+      state.controlState = cd.state;
+      const end = localWalEnd(cd);
+      if (end) {
+        state.timeline = end.timeline;
+        state.xlogLocation = end.lsn;
+      }
+    }
+    return state;
+  }
+
+  #dataDirReal: string | null = null;
+
+  #servesOurDataDir(dir: string | null): boolean {
+    if (dir === null) return false;
+    if (dir === this.dataDir) return true;
+    try {
+      this.#dataDirReal ??= Deno.realPathSync(this.dataDir);
+    } catch {
+      return false;
+    }
+    return dir === this.#dataDirReal;
   }
 
   /** pg_controldata of the local data directory (LANG=C for stable labels). */
@@ -315,7 +350,7 @@ export class PostgresManager implements PostgresPort {
   /** Run `fn` on the local server; a dead pooled connection is replaced once before giving up. */
   async #withSql<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
-      this.#sql ??= openSql(this.#connectParams());
+      this.#sql ??= openSql({ ...this.#connectParams(), onClose: () => this.#onConnectionClosed?.() });
       try {
         return await fn(this.#sql);
       } catch (e) {

@@ -22,6 +22,8 @@ export interface ConnectParams {
   /** Pool size; 1 keeps session state (SET) across statements. */
   max?: number;
   sslmode?: string;
+  /** Called whenever one of the pool's connections closes (idle timeout, server exit, network). */
+  onClose?: () => void;
 }
 
 export function openSql(p: ConnectParams): Sql {
@@ -43,6 +45,7 @@ export function openSql(p: ConnectParams): Sql {
     max_lifetime: 3600,
     prepare: false,
     onnotice: () => {},
+    ...(p.onClose ? { onclose: p.onClose } : {}),
     connection: { application_name: "pgwarden" },
     // All values as text: we cast in SQL and parse ourselves.
     fetch_types: false,
@@ -63,6 +66,8 @@ export interface ObservedRow {
   inRecovery: boolean;
   serverVersion: number;
   postmasterStartTime: string | null;
+  /** `data_directory` of the server that answered: proves which postmaster is alive without a subprocess. */
+  dataDirectory: string | null;
   timeline: number | null;
   flushLsn: number | null;
   receiveLsn: number | null;
@@ -72,88 +77,16 @@ export interface ObservedRow {
   receiverStatus: string | null;
   upstream: string | null;
   confLoadTime: string | null;
+  replication: ReplicationRow[];
+  pendingRestart: PendingRestart;
 }
 
-const OBSERVE_SQL = `
-SELECT pg_is_in_recovery() AS in_recovery,
-  current_setting('server_version_num')::int AS server_version,
-  pg_postmaster_start_time()::text AS postmaster_start_time,
-  pg_conf_load_time()::text AS conf_load_time,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS flush_lsn,
-  CASE WHEN pg_is_in_recovery() THEN NULL
-    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_timeline,
-  (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
-  pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn,
-  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
-  pg_last_xact_replay_timestamp()::text AS replayed_timestamp,
-  w.status AS receiver_status, w.received_tli, w.sender_host, w.sender_port,
-  current_setting('primary_conninfo') AS primary_conninfo
-FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true`;
+export type PendingRestart = Record<string, { old_value: string; new_value: string }>;
 
-type Row = Record<string, unknown>;
-
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const int = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number(v));
-const bool = (v: unknown): boolean => v === true || v === "t" || v === "true";
-
-/** Parse the one row of OBSERVE_SQL. Pure. */
-export function parseObservedRow(r: Row): ObservedRow {
-  const inRecovery = bool(r.in_recovery);
-  const receiverTl = int(r.received_tli);
-  const senderHost = str(r.sender_host);
-  const senderPort = int(r.sender_port);
-  const conninfo = str(r.primary_conninfo) ?? "";
-  return {
-    inRecovery,
-    serverVersion: Number(r.server_version),
-    postmasterStartTime: str(r.postmaster_start_time),
-    confLoadTime: str(r.conf_load_time),
-    timeline: inRecovery ? receiverTl ?? int(r.checkpoint_timeline) : int(r.primary_timeline),
-    flushLsn: parseLsnOrNull(str(r.flush_lsn)),
-    receiveLsn: parseLsnOrNull(str(r.receive_lsn)),
-    replayLsn: parseLsnOrNull(str(r.replay_lsn)),
-    replayPaused: bool(r.replay_paused),
-    replayedTimestamp: str(r.replayed_timestamp),
-    receiverStatus: str(r.receiver_status),
-    upstream: !inRecovery
-      ? null
-      : senderHost && senderPort
-      ? `${senderHost}:${senderPort}`
-      : conninfo
-      ? upstreamOf(conninfo)
-      : null,
-  };
-}
-
-export async function observeQuery(sql: Sql): Promise<ObservedRow> {
-  const rows = await sql.unsafe(OBSERVE_SQL);
-  return parseObservedRow(rows[0] as Row);
-}
-
-export async function replicationRows(sql: Sql): Promise<ReplicationRow[]> {
-  const rows = await sql.unsafe(`
+const REPLICATION_SQL = `
     SELECT usename::text, application_name, host(client_addr) AS client_addr, state, sync_state,
       sync_priority, write_lsn::text, flush_lsn::text, replay_lsn::text
-    FROM pg_stat_replication ORDER BY application_name`);
-  return (rows as Row[]).map((r) => {
-    const row: ReplicationRow = {
-      usename: str(r.usename) ?? "",
-      application_name: str(r.application_name) ?? "",
-      client_addr: str(r.client_addr),
-      state: str(r.state) ?? "",
-      sync_state: str(r.sync_state) ?? "",
-      sync_priority: Number(r.sync_priority ?? 0),
-    };
-    const w = parseLsnOrNull(str(r.write_lsn));
-    const f = parseLsnOrNull(str(r.flush_lsn));
-    const p = parseLsnOrNull(str(r.replay_lsn));
-    if (w !== null) row.write_lsn = w;
-    if (f !== null) row.flush_lsn = f;
-    if (p !== null) row.replay_lsn = p;
-    return row;
-  });
-}
+    FROM pg_stat_replication ORDER BY application_name`;
 
 /**
  * Recovery settings live in postgresql.conf only while in recovery: dropping them at promotion marks the
@@ -178,22 +111,116 @@ export const RECOVERY_PARAMETERS = [
   "restore_command",
 ] as const;
 
-/** Settings whose new value (in the files) needs a restart: name → {old_value, new_value}. */
-export async function pendingRestart(
-  sql: Sql,
-): Promise<Record<string, { old_value: string; new_value: string }>> {
-  // The names are our own constants (identifier characters only), so they can be inlined as literals.
-  const recovery = RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ");
-  const rows = await sql.unsafe(`
+// The names are our own constants (identifier characters only), so they can be inlined as literals.
+const PENDING_SQL = `
     SELECT s.name, current_setting(s.name) AS old_value,
       (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1)
         AS new_value
-    FROM pg_settings s WHERE s.pending_restart AND s.name NOT IN (${recovery}) ORDER BY s.name`);
-  const out: Record<string, { old_value: string; new_value: string }> = {};
-  for (const r of rows as Row[]) {
+    FROM pg_settings s WHERE s.pending_restart
+      AND s.name NOT IN (${RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ")}) ORDER BY s.name`;
+
+/** The rows of a sub-select as one JSON text column (so one round trip carries everything). */
+const asJson = (select: string) => `(SELECT coalesce(json_agg(x), '[]')::text FROM (${select}) AS x)`;
+
+// One statement per HA cycle: every round trip costs the idle agent CPU.
+const OBSERVE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+  current_setting('server_version_num')::int AS server_version,
+  current_setting('data_directory') AS data_directory,
+  pg_postmaster_start_time()::text AS postmaster_start_time,
+  pg_conf_load_time()::text AS conf_load_time,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS flush_lsn,
+  CASE WHEN pg_is_in_recovery() THEN NULL
+    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_timeline,
+  (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+  pg_last_xact_replay_timestamp()::text AS replayed_timestamp,
+  w.status AS receiver_status, w.received_tli, w.sender_host, w.sender_port,
+  current_setting('primary_conninfo') AS primary_conninfo,
+  ${asJson(REPLICATION_SQL)} AS replication,
+  ${asJson(PENDING_SQL)} AS pending_restart
+FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true`;
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const int = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number(v));
+const bool = (v: unknown): boolean => v === true || v === "t" || v === "true";
+
+function jsonRows(v: unknown): Row[] {
+  if (typeof v !== "string") return [];
+  const parsed: unknown = JSON.parse(v);
+  return Array.isArray(parsed) ? parsed as Row[] : [];
+}
+
+/** Parse the one row of OBSERVE_SQL. Pure. */
+export function parseObservedRow(r: Row): ObservedRow {
+  const inRecovery = bool(r.in_recovery);
+  const receiverTl = int(r.received_tli);
+  const senderHost = str(r.sender_host);
+  const senderPort = int(r.sender_port);
+  const conninfo = str(r.primary_conninfo) ?? "";
+  return {
+    inRecovery,
+    serverVersion: Number(r.server_version),
+    postmasterStartTime: str(r.postmaster_start_time),
+    dataDirectory: str(r.data_directory),
+    confLoadTime: str(r.conf_load_time),
+    timeline: inRecovery ? receiverTl ?? int(r.checkpoint_timeline) : int(r.primary_timeline),
+    flushLsn: parseLsnOrNull(str(r.flush_lsn)),
+    receiveLsn: parseLsnOrNull(str(r.receive_lsn)),
+    replayLsn: parseLsnOrNull(str(r.replay_lsn)),
+    replayPaused: bool(r.replay_paused),
+    replayedTimestamp: str(r.replayed_timestamp),
+    receiverStatus: str(r.receiver_status),
+    upstream: !inRecovery
+      ? null
+      : senderHost && senderPort
+      ? `${senderHost}:${senderPort}`
+      : conninfo
+      ? upstreamOf(conninfo)
+      : null,
+    replication: jsonRows(r.replication).map(toReplicationRow),
+    pendingRestart: toPending(jsonRows(r.pending_restart)),
+  };
+}
+
+export async function observeQuery(sql: Sql): Promise<ObservedRow> {
+  const rows = await sql.unsafe(OBSERVE_SQL);
+  return parseObservedRow(rows[0] as Row);
+}
+
+function toReplicationRow(r: Row): ReplicationRow {
+  const row: ReplicationRow = {
+    usename: str(r.usename) ?? "",
+    application_name: str(r.application_name) ?? "",
+    client_addr: str(r.client_addr),
+    state: str(r.state) ?? "",
+    sync_state: str(r.sync_state) ?? "",
+    sync_priority: Number(r.sync_priority ?? 0),
+  };
+  const w = parseLsnOrNull(str(r.write_lsn));
+  const f = parseLsnOrNull(str(r.flush_lsn));
+  const p = parseLsnOrNull(str(r.replay_lsn));
+  if (w !== null) row.write_lsn = w;
+  if (f !== null) row.flush_lsn = f;
+  if (p !== null) row.replay_lsn = p;
+  return row;
+}
+
+function toPending(rows: Row[]): PendingRestart {
+  const out: PendingRestart = {};
+  for (const r of rows) {
     out[String(r.name)] = { old_value: str(r.old_value) ?? "", new_value: str(r.new_value) ?? "" };
   }
   return out;
+}
+
+/** Settings whose new value (in the files) needs a restart: name → {old_value, new_value}. */
+export async function pendingRestart(sql: Sql): Promise<PendingRestart> {
+  return toPending((await sql.unsafe(PENDING_SQL)) as Row[]);
 }
 
 /**
