@@ -307,23 +307,25 @@ export class HaAgent {
     } catch (e) {
       dcsRes = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
-    this.#pg = await pg.observe();
-    this.#trackPgLiveness(now);
-    await this.#loadGucCatalog();
     const cluster = dcsRes.ok ? dcsRes.cluster : null;
-    const needPeers = cluster &&
-      (!cluster.leader || (cluster.failover && Object.keys(cluster.failover.value).length > 0) ||
-        (cluster.leader.name === this.name && !this.#pg.running));
     // Ask the members of the last view that had a leader too (Patroni's old cluster): a member whose key
     // expired while it was cut off from the DCS may still be ahead of us, or still running as primary.
-    const askable = needPeers
+    const askable = cluster
       ? [
         ...cluster.members,
         ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name)),
       ]
         .filter((m) => m.name !== this.name)
       : [];
-    const peers = needPeers ? await this.deps.peers.status(askable) : [];
+    // A leader race needs the peers' positions: asked while PostgreSQL is observed, not after it.
+    const racing = cluster !== null &&
+      (!cluster.leader || (cluster.failover !== null && Object.keys(cluster.failover.value).length > 0));
+    const early = racing ? this.deps.peers.status(askable) : null;
+    this.#pg = await pg.observe();
+    this.#trackPgLiveness(now);
+    await this.#loadGucCatalog();
+    const ownLeaderDown = cluster?.leader?.name === this.name && !this.#pg.running;
+    const peers = early ? await early : ownLeaderDown ? await this.deps.peers.status(askable) : [];
     let failsafeAllAccepted: boolean | null = null;
     const d = this.dyn.current;
     if (!dcsRes.ok && this.#pg.inRecovery === false) failsafeAllAccepted = await this.#failsafeCheck();

@@ -157,6 +157,12 @@ export class SyncExecutor {
         this.deps.log.info("Disabled synchronous replication");
       }
     }
+    // Unknown after a start: a server that already runs without SSN needs no rewrite and reload (this sits
+    // between the leader lock and the promotion).
+    if (this.#managed === undefined && this.deps.pg.synchronousStandbyNames) {
+      const current = await this.deps.pg.synchronousStandbyNames().catch(() => null);
+      if (current === "") this.#managed = false;
+    }
     if (this.#managed !== false) {
       await this.deps.pg.setSynchronousStandbyNames(undefined);
       this.#lastSet = undefined;

@@ -137,6 +137,7 @@ class LinuxDevice implements WatchdogDevice {
   readonly #dev: LinuxWatchdogDevice;
   constructor(device: string) {
     this.#dev = new LinuxWatchdogDevice(device);
+    this.#dev.preload();
   }
   get isOpen() {
     return this.#dev.isOpen;

@@ -102,6 +102,16 @@ export class LinuxWatchdogDevice {
 
   constructor(readonly device: string, readonly libcPaths = libcCandidates()) {}
 
+  /**
+   * Load libc ahead of need: the first dlopen costs tens of milliseconds, which arming at promotion time
+   * would add between taking the leader lock and promoting. Failures surface later, from `open()`.
+   */
+  preload(): void {
+    try {
+      openLibc(this.libcPaths);
+    } catch { /* reported by open() */ }
+  }
+
   get isOpen(): boolean {
     return this.#fd !== null;
   }

@@ -119,6 +119,9 @@ const CLEAN_STATES = new Set(["shut down", "shut down in recovery"]);
 /** observe() must not hang on a stuck server: past this, the probe counts as "not accepting". */
 const OBSERVE_TIMEOUT_MS = 10_000;
 
+/** A boolean column (values arrive as text: `t`/`f`). */
+const isTrue = (v: unknown) => v === true || v === "t" || v === "true";
+
 export class PostgresManager implements PostgresPort {
   readonly config: Config;
   readonly dataDir: string;
@@ -667,11 +670,15 @@ export class PostgresManager implements PostgresPort {
   }
 
   async promote(timeoutS: number): Promise<boolean> {
-    await this.#closeSql();
-    const r = await this.ctl.promote(timeoutS);
-    if (!r.ok) {
-      this.#log("error", `pg_ctl promote failed: ${r.output.trim()}`);
-      return false;
+    const viaSql = await this.#promoteViaSql(timeoutS);
+    if (viaSql === false) return false;
+    if (viaSql === null) {
+      await this.#closeSql();
+      const r = await this.ctl.promote(timeoutS);
+      if (!r.ok) {
+        this.#log("error", `pg_ctl promote failed: ${r.output.trim()}`);
+        return false;
+      }
     }
     // The server removed standby.signal itself; drop the recovery settings so a restart stays primary.
     await this.#writeConfig(null);
@@ -679,6 +686,32 @@ export class PostgresManager implements PostgresPort {
       this.#log("warning", `Reload after promote failed: ${errText(e)}`)
     );
     return true;
+  }
+
+  /**
+   * `pg_promote(false)` on the connection we hold, then poll every 5 ms until recovery ended: no subprocess
+   * (runuser, pg_ctl) and no 100 ms polling step (pg_ctl's and pg_promote's own wait) between the DCS lock and
+   * the first accepted write. Null when it could not be asked (no connection): the caller uses pg_ctl.
+   */
+  async #promoteViaSql(timeoutS: number): Promise<boolean | null> {
+    try {
+      const rows = await this.#withSql((sql) => sql.unsafe("SELECT pg_promote(false) AS ok"));
+      if (!isTrue((rows[0] as { ok?: unknown })?.ok)) return null;
+    } catch (e) {
+      this.#log("warning", `pg_promote() failed (${errText(e)}), falling back to pg_ctl promote`);
+      return null;
+    }
+    const deadline = this.#clock.now() + timeoutS * 1000;
+    while (this.#clock.now() < deadline) {
+      try {
+        const r = await this.#withSql((sql) => sql.unsafe("SELECT pg_is_in_recovery() AS r"));
+        const inRecovery = (r[0] as { r?: unknown })?.r;
+        if (inRecovery === false || inRecovery === "f") return true;
+      } catch { /* the server may be busy finishing recovery: ask again */ }
+      await this.#clock.sleep(5);
+    }
+    this.#log("error", `server did not leave recovery within ${timeoutS} s of pg_promote()`);
+    return false;
   }
 
   async follow(upstream: Upstream | null): Promise<void> {
