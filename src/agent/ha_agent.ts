@@ -534,10 +534,11 @@ export class HaAgent {
         : this.#state === "initializing new cluster"
         ? "initdb failed"
         : "custom bootstrap failed";
-      // Like Patroni: give the initialize key back, clear the half-made data directory and stop, so a
-      // supervisor (or the operator) sees the failure instead of a loop retrying initdb forever.
+      // Like Patroni: give the initialize key back, set the half-made data directory aside (what a restore
+      // left there may still be wanted) and stop, so a supervisor or the operator sees the failure instead of
+      // a loop retrying initdb forever.
       await this.deps.watchdog?.disable();
-      await pg.removeDataDirectory().catch(() => {});
+      await pg.moveDataDirectory().catch(() => {});
       await dcs.cancelInitialization().catch(() => {});
       this.deps.onFatal?.("Failed to bootstrap cluster");
     } finally {

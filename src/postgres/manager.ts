@@ -745,14 +745,40 @@ export class PostgresManager implements PostgresPort {
   }
 
   async removeDataDirectory(): Promise<void> {
+    await this.#stopForRemoval();
+    // Keep the directory itself: it may be a mount point, and its owner and mode are right.
+    await emptyDir(this.dataDir);
+  }
+
+  async moveDataDirectory(): Promise<string | null> {
+    await this.#stopForRemoval();
+    const stamp = new Date(this.#clock.now()).toISOString().slice(0, 19).replace("T", "-").replaceAll(
+      ":",
+      "-",
+    );
+    const target = `${this.dataDir}_${stamp}`;
+    try {
+      await Deno.rename(this.dataDir, target);
+      this.#log("info", `renamed data directory to ${target}`);
+      return target;
+    } catch (e) {
+      // A mount point cannot be renamed; emptied, the next start can bootstrap again.
+      this.#log(
+        "warning",
+        `Could not rename data directory to ${target} (${errText(e)}): emptying it instead`,
+      );
+      await emptyDir(this.dataDir);
+      return null;
+    }
+  }
+
+  async #stopForRemoval(): Promise<void> {
     if ((await this.ctl.postmasterPid()) !== null) {
       await this.stop("immediate", this.config.postgresql.pgCtlTimeout);
       if ((await this.ctl.postmasterPid()) !== null) await this.ctl.kill("SIGKILL");
     }
     await this.#closeSql();
     this.#recovery = undefined;
-    // Keep the directory itself: it may be a mount point, and its owner and mode are right.
-    await emptyDir(this.dataDir);
   }
 
   // ---------------------------------------------------------------------------------------------------

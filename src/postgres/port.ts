@@ -112,6 +112,11 @@ export interface PostgresPort {
   needsRewind(source: Upstream): Promise<boolean>;
   /** Remove the data directory (re-clone on next cycle). */
   removeDataDirectory(): Promise<void>;
+  /**
+   * Stop PostgreSQL and set the data directory aside as `<data_dir>_<timestamp>` (Patroni's
+   * move_data_directory after a failed bootstrap); returns the new path, or null when it was emptied instead.
+   */
+  moveDataDirectory(): Promise<string | null>;
   checkpoint(): Promise<void>;
   reload(): Promise<void>;
   /** Apply dynamic parameters: rewrite config, reload; returns whether a restart is pending. */

@@ -585,6 +585,13 @@ export class FakePg implements PostgresPort {
     return Promise.resolve();
   }
 
+  /** The simulation keeps no set-aside copies: the data directory is gone either way. */
+  moveDataDirectory(): Promise<string | null> {
+    this.proc = null;
+    this.data = null;
+    return Promise.resolve(null);
+  }
+
   checkpoint(): Promise<void> {
     return this.#op(this.world.timings.checkpointMs, () => {});
   }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { startCluster } from "../helpers/cluster.ts";
 
-Deno.test("a failing bootstrap.method releases initialize, cleans the data directory and exits 1", async () => {
+Deno.test("a failing bootstrap.method releases initialize, sets the data directory aside and exits 1", async () => {
   const cluster = await startCluster({
     nodes: 1,
     node: () => ({
@@ -31,7 +31,14 @@ Deno.test("a failing bootstrap.method releases initialize, cleans the data direc
     assert.match(logs, /Failed to bootstrap cluster.*Custom bootstrap method \\?"restore\\?" failed/);
     assert.doesNotMatch(logs, /initdb/i);
     assert.equal(await etcd.get(`/service/${cluster.opts.scope}/initialize`).string(), null);
-    assert.deepEqual([...Deno.readDirSync(node.dataDir)], []);
+    // Set aside as <data_dir>_<timestamp> (Patroni's move_data_directory), not deleted.
+    assert.throws(() => Deno.statSync(node.dataDir), Deno.errors.NotFound);
+    const parent = node.dataDir.replace(/\/[^/]+$/, "");
+    const base = node.dataDir.slice(parent.length + 1);
+    const aside = [...Deno.readDirSync(parent)].map((e) => e.name)
+      .filter((n) => new RegExp(`^${base}_\\d{4}-\\d{2}-\\d{2}-\\d{2}-\\d{2}-\\d{2}$`).test(n));
+    assert.equal(aside.length, 1, `one set-aside data directory next to ${node.dataDir}`);
+    assert.match(logs, /renamed data directory to /);
   } finally {
     etcd.close();
     await cluster.stop();
