@@ -720,6 +720,7 @@ export class HaAgent {
       return;
     }
     this.memory.leaderValidUntil = t0 + this.dyn.current.ttl * 1000;
+    this.#slots.resetRetainTimers();
     if (failover && Object.keys(failover.value).length) await dcs.setFailoverValue("{}").catch(() => {});
     const c = obs.dcs.ok ? obs.dcs.cluster : null;
     this.#hooks.emit(
@@ -879,10 +880,17 @@ export class HaAgent {
       }
       this.#failsafeSlots = slots;
       const sameSlots = slots === null || JSON.stringify(slots) === JSON.stringify(c.status?.slots ?? {});
-      if (c.status?.optime !== st.xlogLocation || !sameSlots) {
-        tasks.push(
-          dcs.writeStatus({ ...(c.status ?? {}), optime: st.xlogLocation, ...(slots ? { slots } : {}) }),
-        );
+      const retain = this.#slots.retained;
+      const sameRetain = JSON.stringify(retain) === JSON.stringify(c.status?.retain_slots ?? []);
+      if (c.status?.optime !== st.xlogLocation || !sameSlots || !sameRetain) {
+        // retain_slots is written whole (omitted when empty), never carried over from the old value.
+        const { retain_slots: _old, ...rest } = c.status ?? {};
+        tasks.push(dcs.writeStatus({
+          ...rest,
+          optime: st.xlogLocation,
+          ...(slots ? { slots } : {}),
+          ...(retain.length ? { retain_slots: retain } : {}),
+        }));
       }
     }
     if (this.dyn.current.failsafeMode) {

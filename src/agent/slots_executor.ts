@@ -8,8 +8,9 @@
  */
 import type { DynamicConfig } from "../config/dynamic.ts";
 import type { ClusterSnapshot } from "../dcs/types.ts";
-import { findMember, memberUpstream } from "../ha/members.ts";
+import { findMember, memberUpstream, slotNameFor } from "../ha/members.ts";
 import { planSlots, type SlotState, statusSlots } from "../ha/permanent_slots.ts";
+import { restartRetainTimers, retainSlots } from "../ha/retain_slots.ts";
 import { memberSlotsFor } from "../ha/slot_plan.ts";
 import type { NodeTags } from "../ha/types.ts";
 import type { PostgresPort, Upstream } from "../postgres/port.ts";
@@ -27,6 +28,9 @@ export interface SlotsExecutorDeps {
 }
 
 export class SlotsExecutor {
+  /** retain_slots timers of this leadership (null: not started; seeded from `status.retain_slots`). */
+  #seen: Map<string, number> | null = null;
+  #retained: string[] = [];
   #warned = new Set<string>();
   /** When a copy of each logical slot was last tried (epoch ms). */
   #copyTried = new Map<string, number>();
@@ -34,6 +38,17 @@ export class SlotsExecutor {
   #recopy = new Set<string>();
 
   constructor(readonly deps: SlotsExecutorDeps) {}
+
+  /** A leadership began or ended: retain timers restart from the published list (Patroni). */
+  resetRetainTimers(): void {
+    this.#seen = null;
+    this.#retained = [];
+  }
+
+  /** Member slots the leader keeps for members that are away (for `status.retain_slots`). */
+  get retained(): string[] {
+    return this.#retained;
+  }
 
   /**
    * Leader: make the slots match the plan and return the positions to publish in `status.slots` (null when the
@@ -52,10 +67,25 @@ export class SlotsExecutor {
       return null;
     }
     let existing = await pg.slotStates();
+    const now = this.deps.now();
+    // The members streaming from us, and ourselves (a future leader keeps our slot while we are gone).
+    // Cascading members are left out: their slots live on their upstream, and one here would never advance.
+    // Permanent slots are kept anyway and are not member slots.
+    const permanent = new Set(Object.keys(d.slots ?? {}));
+    const present = [...members, slotNameFor(name)].filter((n) => !permanent.has(n));
+    const kept = retainSlots({
+      seen: this.#seen ?? restartRetainTimers(c.status?.retain_slots, now),
+      current: present,
+      now,
+      memberSlotsTtlS: d.memberSlotsTtl,
+    });
+    this.#seen = kept.seen;
+    this.#retained = kept.retain;
     const plan = planSlots({
       c,
       me: name,
       role: "primary",
+      retain: kept.retain,
       tags,
       dynamic: d,
       standbyCluster: opts.standbyCluster,
@@ -82,7 +112,7 @@ export class SlotsExecutor {
       plan,
       existing,
       memberSlotsTtl: d.memberSlotsTtl,
-      memberSlotNames: members,
+      memberSlotNames: [...new Set([...members, ...kept.retain])],
     });
   }
 

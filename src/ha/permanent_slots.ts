@@ -106,6 +106,8 @@ export function planSlots(input: {
   dynamic: Pick<DynamicConfig, "slots" | "ignoreSlots"> & Partial<Pick<DynamicConfig, "memberSlotsTtl">>;
   standbyCluster: boolean;
   existing: SlotState[];
+  /** Leader: member slots kept for vanished members (`retain_slots`). */
+  retain?: string[];
 }): SlotsPlan {
   const { c, me, role, existing } = input;
   const mine = slotNameFor(me);
@@ -115,6 +117,7 @@ export function planSlots(input: {
     .filter((s) => s.name !== mine);
   const physical = new Set(memberSlotsFor(c, me));
   for (const s of perm) if (s.type === "physical") physical.add(s.name);
+  if (role === "primary") { for (const n of input.retain ?? []) if (n !== mine) physical.add(n); }
   const logical = perm.filter((s) => s.type === "logical");
   const advance: Record<string, number> = {};
   const copy: string[] = [];
@@ -130,6 +133,8 @@ export function planSlots(input: {
       for (const n of memberSlotsFor(c, leader)) if (n !== mine) physical.add(n);
       // ... and one for the leader itself: when it comes back as a replica of us its WAL is still there.
       if (leader !== me) physical.add(slotNameFor(leader));
+      // ... and those it retains for members that are away.
+      for (const n of c.status?.retain_slots ?? []) if (n !== mine) physical.add(n);
     }
     const positions = c.status?.slots ?? {};
     for (const n of [...physical, ...logical.map((s) => s.name)]) {

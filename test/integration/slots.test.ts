@@ -132,6 +132,14 @@ Deno.test("permanent physical and logical slots survive a failover", opts, async
           lsnBytes(logical.lsn!) >= consumedTo,
           `confirmed ${logical.lsn} not behind the consumer's position`,
         );
+        // The dead primary's member key expired with its lock: the new leader still keeps a slot for it
+        // (retain_slots, member_slots_ttl 30 min by default) and says so in `status`.
+        const gone = leader.name;
+        await cluster.waitFor("the old primary's slot retained", async () => {
+          const raw = await etcdGet(cluster, "status");
+          const st = raw ? JSON.parse(raw) : null;
+          return st?.retain_slots?.includes(gone) && (await slotsOn(next)).has(gone) ? true : null;
+        }, 20_000);
         await exec(next, "INSERT INTO events VALUES (1000)");
         const changes = await exec(
           next,
