@@ -1089,6 +1089,11 @@ export class PostgresManager implements PostgresPort {
         ]);
         history = parseTimelineHistory(String((rows[0] as Record<string, unknown>).h ?? ""));
       }
+      if (local.timeline === row.timeline && row.timeline > 1) {
+        // Our own history of this timeline number: another branch of it shows a different switch point.
+        local.history = await Deno.readTextFile(`${this.dataDir}/pg_wal/${historyFileName(row.timeline)}`)
+          .then(parseTimelineHistory, () => undefined);
+      }
       const d = decideRewind(local, {
         timeline: row.timeline,
         lsn: row.inRecovery ? Math.max(row.receiveLsn ?? 0, row.replayLsn ?? 0) : row.flushLsn,

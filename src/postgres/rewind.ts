@@ -44,6 +44,8 @@ export interface LocalPosition {
   checkpointEnd?: number | null;
   /** Stopped without a shutdown checkpoint: where its WAL really ends is unknown. */
   unclean?: boolean;
+  /** Entries of the local history file of `timeline` (absent: unknown or timeline 1). */
+  history?: HistoryEntry[];
 }
 
 export interface PrimaryPosition {
@@ -68,8 +70,21 @@ export function decideRewind(local: LocalPosition, primary: PrimaryPosition): Re
     };
   }
   if (local.timeline === primary.timeline) {
-    // Two nodes promoted from the same parent land on the same timeline number with different WAL; a local
-    // position past the primary's end is the one symptom we can see.
+    // Two nodes promoted from the same parent land on the same timeline number with different WAL. Their
+    // history files tell: the same timeline reached from a different switch point is another branch.
+    const mine = local.history?.at(-1);
+    const theirs = primary.history.at(-1);
+    if (
+      mine && theirs &&
+      (mine.parentTimeline !== theirs.parentTimeline || mine.switchLsn !== theirs.switchLsn)
+    ) {
+      return {
+        need: true,
+        reason: `same timeline ${local.timeline} but forked: local switch from ${mine.parentTimeline} at ` +
+          `${mine.switchLsn}, the primary's from ${theirs.parentTimeline} at ${theirs.switchLsn}`,
+      };
+    }
+    // Otherwise a local position past the primary's end is the one symptom we can see.
     if (primary.lsn !== null && local.lsn > primary.lsn && !local.inRecovery) {
       return {
         need: true,

@@ -74,3 +74,20 @@ Deno.test("parseRecordEnd reads the next record start or pg_waldump's end-of-WAL
   assertEquals(parseRecordEnd("lsn: 0/01000028, prev 0/0 ...\nlsn: 0/010000A0, prev 0/01000028"), 0x10000a0);
   assertEquals(parseRecordEnd("nothing"), null);
 });
+
+Deno.test("decideRewind: the same timeline number reached from another switch point is a fork", () => {
+  const forked = [{ parentTimeline: 1, switchLsn: 0x3000200, reason: "" }];
+  // Behind the primary's end, so the position alone would look fine: only the histories tell.
+  const d = decideRewind({ timeline: 2, lsn: 5, inRecovery: false, history: forked }, {
+    timeline: 2,
+    lsn: 9,
+    history,
+  });
+  assertEquals(d.need, true);
+  assertEquals(/forked/.test(d.reason), true);
+  assertEquals(
+    decideRewind({ timeline: 2, lsn: 5, inRecovery: true, history }, { timeline: 2, lsn: 9, history }).need,
+    false,
+    "the same branch",
+  );
+});
