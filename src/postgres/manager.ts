@@ -237,7 +237,10 @@ export class PostgresManager implements PostgresPort {
       } catch (e) {
         sqlError = e;
       }
-      const pid = row && this.#servesOurDataDir(row.dataDirectory) ? pf.pid : await this.ctl.postmasterPid();
+      const proven = row !== null && this.#servesOurDataDir(row.dataDirectory);
+      // Remembered either way: if the data directory vanishes, this is the orphan to kill.
+      if (proven) this.ctl.seenAlive(pf.pid);
+      const pid = proven ? pf.pid : await this.ctl.postmasterPid();
       await this.#withControlData(state, pid, row !== null);
       state.pid = pid;
       state.running = pid !== null;

@@ -124,6 +124,11 @@ export class PgCtl {
   /** The last postmaster seen alive: still known after its data directory (and pid file) was removed. */
   #lastPid: number | null = null;
 
+  /** `pid` was proven alive another way (it answered SQL for this data directory). */
+  seenAlive(pid: number): void {
+    this.#lastPid = pid;
+  }
+
   /**
    * The data directory vanished under a running postmaster (Patroni then stops it `immediate`): kill the
    * postmaster last seen alive, which would otherwise keep the port and block the re-clone until it notices

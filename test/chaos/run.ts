@@ -255,6 +255,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         missing: r.missing.slice(0, 20),
         missingCount: r.missing.length,
       });
+      if (r.violations.length) {
+        // What each member logged around the violation, so a failure can be diagnosed from the report.
+        emit({ type: "violation_logs", index, kind: f.kind, logs: c.tail(80) });
+      }
       if (r.recoveredMs === null) {
         // Give it more time so later faults still start from a healthy cluster (the violation stands).
         const late = await waitHealthy(c, Date.now() + 60_000);

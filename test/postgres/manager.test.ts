@@ -217,3 +217,31 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
     await cleanup(root, [a, b]);
   }
 });
+
+Deno.test("PostgresManager: a data directory removed under a running postmaster gets the orphan killed", async () => {
+  const root = await makeTestRoot();
+  const a = makeNodeConfig(root, "orphan", { extra: { bootstrap: { initdb: ["no-sync"] } } });
+  const logs: string[] = [];
+  const m = new PostgresManager(a, { log: (level, msg) => logs.push(`${level}: ${msg}`) });
+  try {
+    await m.bootstrap();
+    // Several cycles where SQL answers: the postmaster is proven alive without a liveness subprocess.
+    for (let i = 0; i < 3; i++) assertEquals((await m.observe()).accepting, true);
+    const pid = (await m.observe()).pid!;
+    await Deno.remove(a.postgresql.dataDir, { recursive: true });
+    await Deno.mkdir(a.postgresql.dataDir);
+    const s = await m.observe();
+    assertEquals([s.dataDirEmpty, s.running], [true, false]);
+    assert(logs.some((l) => l.includes(`PostgreSQL (pid ${pid}) was running: killed it`)), logs.join("\n"));
+    await waitFor("the orphan postmaster gone", () => {
+      try {
+        Deno.statSync(`/proc/${pid}`);
+        return Promise.resolve(false);
+      } catch {
+        return Promise.resolve(true);
+      }
+    }, 10_000);
+  } finally {
+    await cleanup(root, []);
+  }
+});
