@@ -73,6 +73,9 @@ export interface HaAgentDeps {
   watchdog?: Watchdog;
 }
 
+/** When to ask whether the postmaster is gone after a local connection closed (ms after the previous ask). */
+const POSTMASTER_RECHECK_MS = [0, 100, 400, 1000];
+
 export class HaAgent {
   readonly memory = initialMemory();
   readonly dyn: DynamicState;
@@ -181,14 +184,22 @@ export class HaAgent {
     if (postmasterAlive && onPgConnectionClosed) {
       // A dead postmaster wakes the loop at once instead of after loop_wait. Connections also close for
       // harmless reasons (idle timeout, our own restart), so the close only prompts a liveness check.
+      // A killed postmaster stays a zombie (alive to `kill -0`) until its parent reaps it, so a few checks
+      // over the next second and a half.
       let checking = false;
       onPgConnectionClosed(async () => {
         if (checking || signal.aborted) return;
         checking = true;
         try {
-          if (!(await postmasterAlive())) this.wake();
+          for (const pause of POSTMASTER_RECHECK_MS) {
+            if (pause) await clock.sleep(pause, signal);
+            if (!(await postmasterAlive())) {
+              this.wake();
+              break;
+            }
+          }
         } catch {
-          // the next cycle observes anyway
+          // aborted, or the check failed: the next cycle observes anyway
         } finally {
           checking = false;
         }

@@ -86,7 +86,7 @@ export class SyncExecutor {
   }
 
   /**
-   * Before `pg_ctl promote`: priority mode takes over `sync` (false when that CAS is lost: do not promote
+   * Before promoting: priority mode takes over `sync` (false when that CAS is lost: do not promote
    * now), both modes point SSN at the previous synchronous members so no commit is acknowledged by fewer.
    */
   async prePromote(c: ClusterSnapshot, d: DynamicConfig): Promise<boolean> {

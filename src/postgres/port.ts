@@ -102,7 +102,7 @@ export interface PostgresPort {
   stop(mode: StopMode, timeoutS: number): Promise<boolean>;
   /** Stop (`fast` unless `stopMode`) and start again; optional (the HA loop can stop + start). */
   restart?(opts: StartOptions & { stopMode?: StopMode }): Promise<boolean>;
-  /** Promote to primary (pg_ctl promote -w). */
+  /** Promote to primary (pg_promote() over SQL, else pg_ctl promote -w) and wait until it left recovery. */
   promote(timeoutS: number): Promise<boolean>;
   /** Point a running replica at a new upstream (primary_conninfo/slot) and reload or restart as needed. */
   follow(upstream: Upstream | null): Promise<void>;

@@ -217,12 +217,16 @@ ${
 
 - **bootstrap**: from starting three agents on empty data directories until one primary reports and
   pg_stat_replication on it shows both replicas streaming.
-- **write unavailability**: a client commits an INSERT every ~10 ms through whichever node accepts it; the
-  figure is the longest gap between two acknowledged commits after the trigger (kill or switchover request).
+- **write unavailability**: every ~5 ms a client tries an INSERT on every node at once, each over a kept
+  connection, and records every acknowledged commit; the figure is the longest gap between two acknowledged
+  commits after the trigger (kill or switchover request). (Runs before 2026-11-22 07:35 tried one node at a
+  time every ~10 ms, opening a new connection after each refusal, which added tens of ms to both systems.)
 - **failover reaction after leader key expiry** (the part beyond ttl): from the moment etcd deletes the dead
   leader's key (its lease expired; observed through an etcd watch) until the first acknowledged commit on the
   new primary. This is the part of the failover the agents control; the rest is the lease running out.
-- **crash restart**: kill -9 of the primary's postmaster until that node accepts a write again.
+- **crash restart**: kill -9 of the primary's postmaster until that node accepts a write again. On this
+  machine it includes the time PID 1 takes to reap the killed postmaster (about 2 s): until then
+  \`kill(pid, 0)\` still finds it, and PostgreSQL itself refuses to start over its lock file.
 - **idle CPU / RSS**: utime+stime and VmRSS from /proc/<pid> of each agent process (the pgwarden Deno process,
   the Patroni Python process) over the idle window, mean of the three.
 - **DCS requests per HA cycle per member**: etcd's grpc_server_msg_received_total (unary requests and stream
