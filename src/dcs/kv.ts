@@ -284,26 +284,24 @@ export class KvDcs implements Dcs {
     const cache = this.#cache;
     const maxAgeMs = this.#timings.ttlS * 1000;
     if (!cache || !cache.live(maxAgeMs)) return null;
-    try {
-      if (this.#lease) {
-        const asked = this.clock.now();
-        // Half a loop early: one HA cycle's read carries the keepalive despite timer jitter.
-        const due = this.#timings.loopWaitS * 500;
-        await this.#retry("get cluster", (a) => this.#ensureLease(false, a, due));
-        // Only a keepalive sent for this read proves anything (one not yet due leaves an old revision).
-        const rev = this.#lastKeepAliveMs >= asked ? this.#keepAliveRevision : null;
-        if (rev !== null) {
-          const r = await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { atLeast: rev });
-          if (r) return r;
-        }
+    // A failed proof means the store did not answer within retry_timeout: that is the read's failure (a full
+    // range after it would double the time the HA loop waits for its snapshot).
+    if (this.#lease) {
+      const asked = this.clock.now();
+      // Half a loop early: one HA cycle's read carries the keepalive despite timer jitter.
+      const due = this.#timings.loopWaitS * 500;
+      await this.#retry("get cluster", (a) => this.#ensureLease(false, a, due));
+      // Only a keepalive sent for this read proves anything (one not yet due leaves an old revision).
+      const rev = this.#lastKeepAliveMs >= asked ? this.#keepAliveRevision : null;
+      if (rev !== null) {
+        const r = await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { atLeast: rev });
+        if (r) return r;
       }
-      const summarize = this.backend.rangeSummary?.bind(this.backend);
-      if (!summarize) return null;
-      const sum = await this.#retry("get cluster", (a) => summarize(prefix, a));
-      return await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { summary: sum });
-    } catch {
-      return null; // the store read that follows reports the failure
     }
+    const summarize = this.backend.rangeSummary?.bind(this.backend);
+    if (!summarize) return null;
+    const sum = await this.#retry("get cluster", (a) => summarize(prefix, a));
+    return await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { summary: sum });
   }
 
   /** A transaction; what it wrote must be visible in the watch-fed copy before the next read from it. */

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { Etcd3Dcs } from "../../src/dcs/etcd3.ts";
+import { DcsUnavailableError } from "../../src/dcs/errors.ts";
 import { startEtcd } from "../helpers/etcd.ts";
 
 const timings = { ttlS: 10, loopWaitS: 1, retryTimeoutS: 2 };
@@ -90,6 +91,25 @@ Deno.test({
         assert.equal(await woke, true);
         assert.ok(Date.now() - t0 < 4000, "woken by the change, not the timeout");
       });
+
+      await t.step(
+        "a hung store fails a read from the copy within retry_timeout, not twice that",
+        async () => {
+          await a.getCluster();
+          await sleep(timings.loopWaitS * 1000); // the next read owes a keepalive: the proof path
+          etcd.pause();
+          const t0 = Date.now();
+          try {
+            await assert.rejects(() => a.getCluster(), DcsUnavailableError);
+            const took = Date.now() - t0;
+            assert.ok(took < timings.retryTimeoutS * 1000 + 500, `took ${took} ms`);
+          } finally {
+            etcd.resume();
+          }
+          await sleep(300);
+          assert.deepEqual((await a.getCluster()).members.map((m) => m.name).sort(), ["a", "b"]);
+        },
+      );
 
       await t.step("a broken stream (etcd restarted) falls back to store reads and recovers", async () => {
         await etcd.restart();
