@@ -5,8 +5,8 @@
  * The set of names is finite, so the agent can be granted exactly the names present (no env wildcard) and
  * `readPatroniEnv` reads only names it may read.
  */
-import { parse as parseYaml } from "yaml";
 import { pathKey } from "./errors.ts";
+import { parseYamlStrict } from "./yaml.ts";
 
 type Obj = Record<string, unknown>;
 export type Env = Record<string, string | undefined>;
@@ -177,7 +177,7 @@ function parseStructured(v: string, kind: "list" | "dict"): unknown {
     ? (t.startsWith("-") || t.includes("[") ? v : `[${v}]`)
     : (t.startsWith("{") ? v : `{${v}}`);
   try {
-    return parseYaml(text, { version: "1.1" });
+    return parseYamlStrict(text);
   } catch {
     return v;
   }

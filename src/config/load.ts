@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseDocument, type ScalarTag } from "yaml";
+import { parseYamlDocument } from "./yaml.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
 import { type Env, patroniEnvOverlay, readPatroniEnv } from "./env.ts";
 import {
@@ -106,29 +106,6 @@ export async function importConfigModule(abs: string): Promise<unknown> {
   return d;
 }
 
-/**
- * PyYAML's booleans (YAML 1.1 without `y`/`n`): Patroni reads configs with PyYAML, where `name: n` is a string.
- */
-const pyYamlBool: ScalarTag = {
-  tag: "tag:yaml.org,2002:bool",
-  default: true,
-  identify: (v) => typeof v === "boolean",
-  test: /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
-  resolve: (s) => /^(?:yes|true|on)$/i.test(s),
-};
-
-/** Parse YAML the way Patroni's PyYAML does (YAML 1.1: `on`/`off`/`yes`/`no` are booleans). */
-export function parseYamlDocument(text: string) {
-  return parseDocument(text, {
-    version: "1.1",
-    uniqueKeys: true,
-    prettyErrors: true,
-    customTags: (
-      tags,
-    ) => [...tags.filter((t) => typeof t === "string" || t.tag !== "tag:yaml.org,2002:bool"), pyYamlBool],
-  });
-}
-
 /** Validate a config written as a camelCase object (a TS module's default export). */
 export function parseConfigObject(input: unknown, opts: LoadOptions = {}): Config {
   if (!isPlainObject(input)) {
@@ -140,8 +117,10 @@ export function parseConfigObject(input: unknown, opts: LoadOptions = {}): Confi
 /** Parse and validate Patroni YAML text. */
 export function parsePatroniYaml(text: string, opts: LoadOptions = {}): Config {
   const doc = parseYamlDocument(text);
-  if (doc.errors.length) {
-    throw new ConfigError(doc.errors.map((e) => {
+  // An unresolved tag (`!foo`) is an error for PyYAML's safe loader, so Patroni would refuse the file too.
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length) {
+    throw new ConfigError(problems.map((e) => {
       const pos = e.linePos?.[0];
       return {
         path: pos ? `line ${pos.line}, column ${pos.col}` : "(yaml)",

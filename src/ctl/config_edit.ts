@@ -3,8 +3,8 @@
  * document (patronictl `apply_config_changes`), the merge of an `--apply` file (Patroni `patch_config`), and
  * the merge patch that turns one document into another (sent to `PATCH /config?dry_run=1`).
  */
-import { parse } from "yaml";
 import { patchConfig } from "../api/config_routes.ts";
+import { parseYamlStrict } from "../config/yaml.ts";
 
 type Json = Record<string, unknown>;
 
@@ -24,7 +24,7 @@ export interface SetPair {
 /** Parse a YAML scalar or collection the way PyYAML `safe_load` would (YAML 1.1: `on` is true). */
 export function parseYamlValue(text: string): unknown {
   try {
-    return parse(text, { version: "1.1" }) ?? null;
+    return parseYamlStrict(text) ?? null;
   } catch (e) {
     throw new ConfigEditError(
       `Invalid YAML value ${JSON.stringify(text)}: ${(e as Error).message.split("\n")[0]}`,
@@ -70,7 +70,7 @@ export function applySetPairs(data: Json, pairs: readonly SetPair[]): Json {
 export function parseConfigDocument(text: string, source: string): Json {
   let v: unknown;
   try {
-    v = parse(text, { version: "1.1" });
+    v = parseYamlStrict(text);
   } catch (e) {
     throw new ConfigEditError(`${source} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
