@@ -10,10 +10,39 @@ const LOW = 10_000;
 const HIGH = 32_000;
 const given = new Set<number>();
 
+/**
+ * Test files run in parallel, each with its own module state, and a server stopped on purpose (etcd down for
+ * 3 × ttl) leaves its port free for a while: another file could pick it and the restart would fail with
+ * "address in use". So a port handed out is also reserved on disk (mkdir is atomic) for every process and
+ * worker; reservations older than an hour are stale and taken over.
+ */
+const RESERVED = `${Deno.env.get("TMPDIR") ?? "/tmp"}/pgwarden-test-ports`;
+const STALE_MS = 60 * 60 * 1000;
+
+function reserve(port: number): boolean {
+  const path = `${RESERVED}/${port}`;
+  try {
+    Deno.mkdirSync(RESERVED, { recursive: true });
+    Deno.mkdirSync(path);
+    return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) return true; // cannot reserve here: the bind check decides
+    try {
+      if (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0) < STALE_MS) return false;
+      Deno.removeSync(path);
+      Deno.mkdirSync(path);
+      return true;
+    } catch {
+      return false; // another worker took it over first
+    }
+  }
+}
+
 export function freePort(): number {
   for (let attempt = 0; attempt < 1000; attempt++) {
     const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
     if (given.has(port)) continue;
+    if (!reserve(port)) continue;
     try {
       const l = Deno.listen({ hostname: "127.0.0.1", port });
       l.close();
