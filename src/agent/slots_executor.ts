@@ -76,6 +76,8 @@ export class SlotsExecutor {
     const kept = retainSlots({
       seen: this.#seen ?? restartRetainTimers(c.status?.retain_slots, now),
       current: present,
+      // A present member streaming from another member has its slot there; one here would never advance.
+      elsewhere: c.members.map((m) => slotNameFor(m.name)).filter((n) => !present.includes(n)),
       now,
       memberSlotsTtlS: d.memberSlotsTtl,
     });

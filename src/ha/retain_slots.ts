@@ -17,13 +17,16 @@ export function retainSlots(input: {
   seen: ReadonlyMap<string, number>;
   /** Slot names of the members present now (those that stream) and of the leader itself. */
   current: string[];
+  /** Slot names of present members whose slot lives elsewhere (cascading, nostream): never retained here. */
+  elsewhere?: string[];
   now: number;
   memberSlotsTtlS: number;
 }): RetainedSlots {
   if (input.memberSlotsTtlS <= 0) return { seen: new Map(), retain: [] };
+  const elsewhere = new Set(input.elsewhere ?? []);
   const seen = new Map<string, number>();
   for (const [name, at] of input.seen) {
-    if (input.now - at < input.memberSlotsTtlS * 1000) seen.set(name, at);
+    if (input.now - at < input.memberSlotsTtlS * 1000 && !elsewhere.has(name)) seen.set(name, at);
   }
   for (const name of input.current) seen.set(name, input.now);
   return { seen, retain: [...seen.keys()].sort() };

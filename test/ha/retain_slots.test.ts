@@ -54,6 +54,17 @@ Deno.test("retainSlots: every member seen within member_slots_ttl is retained, t
   ]);
 });
 
+Deno.test("retainSlots: a present member streaming from another member is not retained here", () => {
+  const r = retainSlots({
+    seen: new Map([["node3", 0]]),
+    current: ["node1", "node2"],
+    elsewhere: ["node3"],
+    now: min,
+    memberSlotsTtlS: TTL,
+  });
+  assertEquals(r.retain, ["node1", "node2"]);
+});
+
 Deno.test("retainSlots: a new leadership restarts the published timers from now", () => {
   const seen = restartRetainTimers(["old1", "old2"], 7 * min);
   const r = retainSlots({ seen, current: ["node2"], now: 7 * min + 29 * min, memberSlotsTtlS: TTL });
