@@ -39,13 +39,13 @@ export class SlotsExecutor {
 
   constructor(readonly deps: SlotsExecutorDeps) {}
 
-  /** A leadership began or ended: retain timers restart from the published list (Patroni). */
+  /** A leadership began: retain timers restart from the published list (Patroni). */
   resetRetainTimers(): void {
     this.#seen = null;
     this.#retained = [];
   }
 
-  /** Member slots the leader keeps for members that are away (for `status.retain_slots`). */
+  /** Member slot names seen within member_slots_ttl, ours included (`status.retain_slots`). */
   get retained(): string[] {
     return this.#retained;
   }
@@ -69,7 +69,6 @@ export class SlotsExecutor {
     let existing = await pg.slotStates();
     const now = this.deps.now();
     // The members streaming from us, and ourselves (a future leader keeps our slot while we are gone).
-    // Cascading members are left out: their slots live on their upstream, and one here would never advance.
     // Permanent slots are kept anyway and are not member slots.
     const permanent = new Set(Object.keys(d.slots ?? {}));
     const present = [...members, slotNameFor(name)].filter((n) => !permanent.has(n));

@@ -441,11 +441,11 @@ export class Etcd3Backend implements KvBackend {
       clock.sleep(left, timer.signal).then(() => stop.abort(), () => {});
       const onOuter = () => stop.abort();
       signal?.addEventListener("abort", onOuter, { once: true });
-      let start = from;
       const r = await this.stream(prefix, from ?? "0", {
         onCreated: () => {},
         onEvents: (revision, events) => {
-          start = String(BigInt(revision) + 1n);
+          // A failed stream resumes after what it delivered.
+          from = String(BigInt(revision) + 1n);
           if (events.some((e) => e.kv.key.startsWith(prefix) && relevant(e.kv.key.slice(prefix.length)))) {
             changed = true;
             stop.abort();
@@ -456,8 +456,7 @@ export class Etcd3Backend implements KvBackend {
       signal?.removeEventListener("abort", onOuter);
       if (changed || r.compacted) return true;
       if (stop.signal.aborted) return false;
-      // The stream failed (endpoint down or hung): resume after what we saw, from another endpoint if any.
-      from = start;
+      // The stream failed (endpoint down or hung): resume from another endpoint if any.
       const pause = Math.min(backoff, deadline - clock.now());
       if (pause > 0) {
         try {

@@ -127,8 +127,6 @@ const WATCHED = new Set(["leader", "config", "status", "optime/leader", "failove
 
 const put = (key: string, value: string, lease?: string): KvOp => ({ put: { key, value, lease } });
 
-/** Warn once per key and problem so a corrupt value does not flood the log every loop. */
-
 export class KvDcs implements Dcs {
   readonly kind: Dcs["kind"];
   protected readonly backend: KvBackend;
@@ -149,6 +147,8 @@ export class KvDcs implements Dcs {
   #closed = false;
   /** Watch-fed copy of the cluster's keys, when the backend can stream changes. */
   readonly #cache: KvCache | null;
+  /** What getCluster reads: our group, or the whole scope for a Citus coordinator's all-groups view. */
+  readonly #readPrefix: string;
 
   constructor(kind: Dcs["kind"], backend: KvBackend, clock: Clock, opts: DcsOptions) {
     this.kind = kind;
@@ -157,24 +157,16 @@ export class KvDcs implements Dcs {
     this.#o = { ...opts };
     this.#timings = { ttlS: opts.ttlS, loopWaitS: opts.loopWaitS, retryTimeoutS: opts.retryTimeoutS };
     this.#onBad = opts.onBadData ?? warnOnceBadData();
+    const own = clientPath(this.#o) + "/";
+    this.#readPrefix = this.#o.allGroups === true ? basePath(this.#o.namespace, this.#o.scope) + "/" : own;
     const stream = backend.stream?.bind(backend);
-    const cacheOwn = clientPath(this.#o) + "/";
     this.#cache = stream
-      ? new KvCache(stream, this.#readPrefix(), {
+      ? new KvCache(stream, this.#readPrefix, {
         now: () => clock.now(),
         // Wake for the HA keys of our own group only (the Citus coordinator reads all groups).
-        relevant: (rel) => {
-          const key = this.#readPrefix() + rel;
-          return key.startsWith(cacheOwn) && WATCHED.has(key.slice(cacheOwn.length));
-        },
+        relevant: (key) => key.startsWith(own) && WATCHED.has(key.slice(own.length)),
       })
       : null;
-  }
-
-  /** What getCluster reads: our group, or the whole scope for a Citus coordinator's all-groups view. */
-  #readPrefix(): string {
-    return (this.#o.allGroups === true ? basePath(this.#o.namespace, this.#o.scope) : clientPath(this.#o)) +
-      "/";
   }
 
   get requestCount(): number {
@@ -251,7 +243,7 @@ export class KvDcs implements Dcs {
   }
 
   async getCluster(): Promise<ClusterSnapshot> {
-    const prefix = this.#readPrefix();
+    const prefix = this.#readPrefix;
     // The copy may answer for up to ttl after its last full read; our own writes must have arrived.
     const cached = await this.#readCache(prefix);
     const { revision, kvs }: { revision: string; kvs: KvPair[] } = cached ??

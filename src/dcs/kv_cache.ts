@@ -34,12 +34,13 @@ export class KvCache {
   #streamCtl: AbortController | null = null;
   #expect: Expectation[] = [];
   #waiters = new Set<() => void>();
-  readonly #relevant: (relKey: string) => boolean;
+  /** Whether a change of this (full) key should wake a waiting HA loop. */
+  readonly #relevant: (key: string) => boolean;
 
   constructor(
     stream: StreamFn,
     prefix: string,
-    opts: { now: () => number; relevant: (relKey: string) => boolean },
+    opts: { now: () => number; relevant: (key: string) => boolean },
   ) {
     this.#stream = stream;
     this.#prefix = prefix;
@@ -77,9 +78,7 @@ export class KvCache {
       else this.#kvs.delete(kv.key);
       this.#eventRev.set(kv.key, r);
       if (r > this.#revision) this.#revision = r;
-      if (kv.key.startsWith(this.#prefix) && this.#relevant(kv.key.slice(this.#prefix.length))) {
-        if (r > this.#relevantRev) this.#relevantRev = r;
-      }
+      if (this.#relevant(kv.key) && r > this.#relevantRev) this.#relevantRev = r;
     }
     if (rev > this.#revision) this.#revision = rev;
     this.#notify();

@@ -24,7 +24,7 @@ function harness() {
       signal.addEventListener("abort", () => resolve({ compacted: false }), { once: true });
     });
   };
-  const cache = new KvCache(stream, "/s/c/", { now: () => now, relevant: (k) => k === "leader" });
+  const cache = new KvCache(stream, "/s/c/", { now: () => now, relevant: (k) => k === "/s/c/leader" });
   return {
     cache,
     confirm: () => created!(),

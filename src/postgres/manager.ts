@@ -52,8 +52,10 @@ import {
   observeQuery,
   openSql,
   pendingRestart,
+  queryInRecovery,
   RECOVERY_PARAMETERS,
   reloadAndWait,
+  requestPromotion,
   type Sql,
 } from "./queries.ts";
 import {
@@ -118,9 +120,6 @@ export interface ManagerOptions {
 const CLEAN_STATES = new Set(["shut down", "shut down in recovery"]);
 /** observe() must not hang on a stuck server: past this, the probe counts as "not accepting". */
 const OBSERVE_TIMEOUT_MS = 10_000;
-
-/** A boolean column (values arrive as text: `t`/`f`). */
-const isTrue = (v: unknown) => v === true || v === "t" || v === "true";
 
 export class PostgresManager implements PostgresPort {
   readonly config: Config;
@@ -698,8 +697,7 @@ export class PostgresManager implements PostgresPort {
    */
   async #promoteViaSql(timeoutS: number): Promise<boolean | null> {
     try {
-      const rows = await this.#withSql((sql) => sql.unsafe("SELECT pg_promote(false) AS ok"));
-      if (!isTrue((rows[0] as { ok?: unknown })?.ok)) return null;
+      if (!(await this.#withSql(requestPromotion))) return null;
     } catch (e) {
       this.#log("warning", `pg_promote() failed (${errText(e)}), falling back to pg_ctl promote`);
       return null;
@@ -707,9 +705,7 @@ export class PostgresManager implements PostgresPort {
     const deadline = this.#clock.now() + timeoutS * 1000;
     while (this.#clock.now() < deadline) {
       try {
-        const r = await this.#withSql((sql) => sql.unsafe("SELECT pg_is_in_recovery() AS r"));
-        const inRecovery = (r[0] as { r?: unknown })?.r;
-        if (inRecovery === false || inRecovery === "f") return true;
+        if ((await this.#withSql(queryInRecovery)) === false) return true;
       } catch { /* the server may be busy finishing recovery: ask again */ }
       await this.#clock.sleep(5);
     }

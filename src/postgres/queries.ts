@@ -244,6 +244,19 @@ export async function reloadAndWait(
   return false;
 }
 
+/** Ask the server to leave recovery without waiting (`pg_promote(false)`); true when it took the request. */
+export async function requestPromotion(sql: Sql): Promise<boolean> {
+  const rows = await sql.unsafe(`SELECT pg_promote(false) AS ok`);
+  return bool((rows[0] as Row | undefined)?.ok);
+}
+
+/** `pg_is_in_recovery()`, or null when the server gave no answer row. */
+export async function queryInRecovery(sql: Sql): Promise<boolean | null> {
+  const rows = await sql.unsafe(`SELECT pg_is_in_recovery() AS r`);
+  const v = (rows[0] as Row | undefined)?.r;
+  return v === undefined || v === null ? null : bool(v);
+}
+
 /** Quote an identifier (role, slot in DDL). */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

@@ -10,13 +10,14 @@
  * The world ticks (`PgWorld.tick`): replicas first copy what their upstream had at the end of the previous
  * tick (one tick of replication delay), then every writable primary appends `writeBytes`.
  */
-import type {
-  PgState,
-  PostgresPort,
-  ReplicationRow,
-  StartOptions,
-  StopMode,
-  Upstream,
+import {
+  emptyPgState,
+  type PgState,
+  type PostgresPort,
+  type ReplicationRow,
+  type StartOptions,
+  type StopMode,
+  type Upstream,
 } from "../postgres/port.ts";
 import type { Clock } from "../util/clock.ts";
 import { parseSsn, type Ssn } from "../ha/sync.ts";
@@ -321,26 +322,16 @@ export class FakePg implements PostgresPort {
   state(): PgState {
     const d = this.data, p = this.proc;
     const base: PgState = {
+      ...emptyPgState(),
       dataDirEmpty: d === null,
       running: p !== null,
       pid: p?.pid ?? null,
       accepting: p !== null && p.accepting && !p.busy,
-      inRecovery: null,
       timeline: this.timeline,
       sysid: d?.sysid ?? null,
       controlState: d?.controlState ?? null,
       xlogLocation: this.end,
-      receiveLsn: null,
-      replayLsn: null,
-      replicationState: null,
-      upstream: null,
-      pendingRestart: false,
-      pendingRestartReason: {},
       serverVersion: 150004,
-      postmasterStartTime: null,
-      replication: [],
-      replayPaused: false,
-      replayedTimestamp: null,
     };
     if (!p || !base.accepting) return base;
     if (p.role === "primary") {

@@ -7,7 +7,7 @@ import { type DynamicConfigInput, fromPatroniDynamic, toPatroniDynamic } from ".
 import { type Config, type ConfigInput, ConfigSchema } from "../../src/config/schema.ts";
 import { MemoryDcs, MemoryStore } from "../../src/dcs/memory.ts";
 import { basePath, type Dcs, type MemberData } from "../../src/dcs/types.ts";
-import type { PgState } from "../../src/postgres/port.ts";
+import { emptyPgState, type PgState } from "../../src/postgres/port.ts";
 
 export const SCOPE = "batman";
 export const NAMESPACE = "/service";
@@ -29,6 +29,7 @@ export function buildConfig(
 
 export function primaryPg(o: Partial<PgState> = {}): PgState {
   return {
+    ...emptyPgState(),
     dataDirEmpty: false,
     running: true,
     pid: 1234,
@@ -38,12 +39,6 @@ export function primaryPg(o: Partial<PgState> = {}): PgState {
     sysid: "7350000000000000001",
     controlState: "in production",
     xlogLocation: 0x5000060,
-    receiveLsn: null,
-    replayLsn: null,
-    replicationState: null,
-    upstream: null,
-    pendingRestart: false,
-    pendingRestartReason: {},
     serverVersion: 150004,
     postmasterStartTime: "2024-06-01 10:00:00.5+00",
     replication: [{
@@ -54,8 +49,6 @@ export function primaryPg(o: Partial<PgState> = {}): PgState {
       sync_state: "async",
       sync_priority: 0,
     }],
-    replayPaused: false,
-    replayedTimestamp: null,
     ...o,
   };
 }
