@@ -188,9 +188,21 @@ export class KvDcs implements Dcs {
     return Math.max(Math.min(budget, 500), budget / 3);
   }
 
-  #retry<T>(op: string, fn: (a: Attempt) => Promise<T>): Promise<T> {
+  /**
+   * One request retried until `deadline` (default: retry_timeout from now). An operation made of several
+   * requests passes one deadline to all of them, so the whole operation stays within retry_timeout.
+   */
+  #retry<T>(
+    op: string,
+    fn: (a: Attempt) => Promise<T>,
+    deadline = this.clock.now() + this.#timings.retryTimeoutS * 1000,
+  ): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new DcsUnavailableError(`${op} failed: the DCS client is closed`));
+    }
+    const budgetMs = deadline - this.clock.now();
+    if (budgetMs <= 0) {
+      return Promise.reject(new DcsUnavailableError(`${op} failed: retry_timeout spent by earlier requests`));
     }
     // A failed attempt may mean a hung endpoint whose watch stream is silent: stop trusting the copy.
     const attempt = this.#cache
@@ -202,7 +214,7 @@ export class KvDcs implements Dcs {
       : fn;
     return withRetry(op, attempt, {
       clock: this.clock,
-      budgetMs: this.#timings.retryTimeoutS * 1000,
+      budgetMs,
       attemptTimeoutMs: this.#attemptMs(),
     });
   }
@@ -244,10 +256,11 @@ export class KvDcs implements Dcs {
 
   async getCluster(): Promise<ClusterSnapshot> {
     const prefix = this.#readPrefix;
+    const deadline = this.clock.now() + this.#timings.retryTimeoutS * 1000;
     // The copy may answer for up to ttl after its last full read; our own writes must have arrived.
-    const cached = await this.#readCache(prefix);
+    const cached = await this.#readCache(prefix, deadline);
     const { revision, kvs }: { revision: string; kvs: KvPair[] } = cached ??
-      await this.#retry("get cluster", (a) => this.backend.range(prefix, a)).then((r) => {
+      await this.#retry("get cluster", (a) => this.backend.range(prefix, a), deadline).then((r) => {
         this.#cache?.seed(r.revision, r.kvs);
         return r;
       });
@@ -272,7 +285,7 @@ export class KvDcs implements Dcs {
    * member owes anyway (an idle cluster: no other request), else by a summary of the keys (a store shared
    * with other clusters moves on without us). Null: read the store.
    */
-  async #readCache(prefix: string): Promise<{ revision: string; kvs: KvPair[] } | null> {
+  async #readCache(prefix: string, deadline: number): Promise<{ revision: string; kvs: KvPair[] } | null> {
     const cache = this.#cache;
     const maxAgeMs = this.#timings.ttlS * 1000;
     if (!cache || !cache.live(maxAgeMs)) return null;
@@ -282,7 +295,7 @@ export class KvDcs implements Dcs {
       const asked = this.clock.now();
       // Half a loop early: one HA cycle's read carries the keepalive despite timer jitter.
       const due = this.#timings.loopWaitS * 500;
-      await this.#retry("get cluster", (a) => this.#ensureLease(false, a, due));
+      await this.#retry("get cluster", (a) => this.#ensureLease(false, a, due), deadline);
       // Only a keepalive sent for this read proves anything (one not yet due leaves an old revision).
       const rev = this.#lastKeepAliveMs >= asked ? this.#keepAliveRevision : null;
       if (rev !== null) {
@@ -292,7 +305,7 @@ export class KvDcs implements Dcs {
     }
     const summarize = this.backend.rangeSummary?.bind(this.backend);
     if (!summarize) return null;
-    const sum = await this.#retry("get cluster", (a) => summarize(prefix, a));
+    const sum = await this.#retry("get cluster", (a) => summarize(prefix, a), deadline);
     return await cache.read(maxAgeMs, CACHE_CATCH_UP_MS, { summary: sum });
   }
 

@@ -1,7 +1,9 @@
 /** MemoryStore specifics beyond the shared contract: exact lease timing, request counts, faults, determinism. */
 import assert from "node:assert/strict";
 import { DcsUnavailableError } from "../../src/dcs/errors.ts";
-import { MemoryDcs, MemoryStore } from "../../src/dcs/memory.ts";
+import { KvDcs, type KvEvent } from "../../src/dcs/kv.ts";
+import { MemoryBackend, MemoryDcs, MemoryStore } from "../../src/dcs/memory.ts";
+import type { Attempt } from "../../src/dcs/retry.ts";
 import { countRequests } from "../../src/dcs/request_count.ts";
 import { VirtualClock } from "../../src/util/clock.ts";
 
@@ -133,4 +135,70 @@ Deno.test("memory: the same script gives the same store, revisions and lease ids
     return JSON.stringify({ rev: store.revision, keys: store.dump() });
   };
   assert.equal(await run(), await run());
+});
+
+/**
+ * A backend with etcd's extras (change stream, key summary) whose keepalive is slow but succeeds while the
+ * summary hangs: what a raft leader that has not yet noticed it lost quorum does (lease renewal is
+ * leader-local, a linearizable read needs quorum).
+ */
+class SlowProofBackend extends MemoryBackend {
+  keepAliveDelayMs = 0;
+  hangSummary = false;
+  calls = { keepAlive: 0, summary: 0 };
+  #endStream: (() => void) | null = null;
+
+  stream(
+    _prefix: string,
+    _start: string,
+    handlers: { onCreated: () => void; onEvents: (revision: string, events: KvEvent[]) => void },
+    signal: AbortSignal,
+  ): Promise<{ compacted: boolean }> {
+    handlers.onCreated();
+    return new Promise((resolve) => {
+      this.#endStream = () => resolve({ compacted: false });
+      signal.addEventListener("abort", () => resolve({ compacted: false }), { once: true });
+    });
+  }
+
+  override async leaseKeepAlive(id: string, a: Attempt) {
+    this.calls.keepAlive++;
+    if (this.keepAliveDelayMs > 0) {
+      await this.store.clock.sleep(this.keepAliveDelayMs, a.signal);
+      this.#endStream?.(); // the stream breaks too: the copy cannot answer, the summary must prove it
+    }
+    return await super.leaseKeepAlive(id, a);
+  }
+
+  async rangeSummary(prefix: string, a: Attempt) {
+    this.calls.summary++;
+    if (this.hangSummary) {
+      await this.store.clock.sleep(a.timeoutMs, a.signal);
+      throw new Error("summary timed out");
+    }
+    const { revision, kvs } = this.store.range(prefix);
+    const max = kvs.reduce((m, kv) => Math.max(m, Number(kv.modRevision)), 0);
+    return { revision, count: kvs.length, maxModRevision: String(max) };
+  }
+}
+
+Deno.test("kv: a read made of several requests (keepalive, then summary) fails within one retry_timeout", async () => {
+  const clock = new VirtualClock();
+  const store = new MemoryStore(clock);
+  const backend = new SlowProofBackend(store, "a");
+  const a = new KvDcs("memory", backend, clock, { namespace: "/service", scope: "s", name: "a", ...timings });
+  assert.equal(await a.touchMember({ state: "running" }), true); // holds a lease
+  await a.getCluster(); // full read: the copy is seeded and its stream live
+  await clock.advance(timings.loopWaitS * 1000); // the next read owes a keepalive
+  backend.keepAliveDelayMs = 800; // within one attempt (retry_timeout / 3)
+  backend.hangSummary = true;
+  const r = await drive(clock, a.getCluster());
+  assert.equal(r.ok, false);
+  assert.ok(r.error instanceof DcsUnavailableError, String(r.error));
+  assert.equal(backend.calls.keepAlive, 1, "the keepalive ran (slow, but answered)");
+  assert.ok(backend.calls.summary >= 1, "the summary ran after it");
+  assert.ok(
+    r.ms <= timings.retryTimeoutS * 1000,
+    `failed after ${r.ms} ms, retry_timeout ${timings.retryTimeoutS} s`,
+  );
 });
