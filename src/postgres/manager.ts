@@ -51,7 +51,9 @@ import {
   type ObservedRow,
   observeQuery,
   openSql,
+  type PendingRestart,
   pendingRestart,
+  PendingRestartReader,
   queryInRecovery,
   RECOVERY_PARAMETERS,
   reloadAndWait,
@@ -134,6 +136,7 @@ export class PostgresManager implements PostgresPort {
   #log: LogFn;
   #clock: Clock;
   #sql: Sql | null = null;
+  readonly #pendingReader = new PendingRestartReader();
   /** Managed synchronous_standby_names: undefined until the HA loop sets it. */
   #ssn: string | null | undefined = undefined;
   /** Recovery settings last rendered; undefined = unknown (read back from postgresql.conf). */
@@ -229,10 +232,14 @@ export class PostgresManager implements PostgresPort {
       if (pf === null) return this.#withControlData(state, null);
       // A server that answers SQL on our port and serves our data directory is the postmaster of the pid file
       // (it owns the lock file): no liveness subprocess while SQL answers, which is the common case.
-      let row: ObservedRow | null = null;
+      let row: (ObservedRow & { pending: PendingRestart }) | null = null;
       let sqlError: unknown = null;
       try {
-        row = await this.#bounded(OBSERVE_TIMEOUT_MS, () => this.#withSql(observeQuery));
+        row = await this.#bounded(OBSERVE_TIMEOUT_MS, () =>
+          this.#withSql(async (sql) => {
+            const r = await observeQuery(sql);
+            return { ...r, pending: await this.#pendingReader.read(sql, r) };
+          }));
       } catch (e) {
         sqlError = e;
       }
@@ -262,8 +269,8 @@ export class PostgresManager implements PostgresPort {
       state.replayPaused = row.replayPaused;
       state.replayedTimestamp = row.replayedTimestamp;
       state.replication = row.replication;
-      state.pendingRestartReason = row.pendingRestart;
-      state.pendingRestart = Object.keys(row.pendingRestart).length > 0;
+      state.pendingRestartReason = row.pending;
+      state.pendingRestart = Object.keys(row.pending).length > 0;
     } catch (e) {
       if (!isConnectionError(e)) this.#log("warning", `Observation query failed: ${errText(e)}`);
     }

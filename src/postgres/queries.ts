@@ -78,15 +78,19 @@ export interface ObservedRow {
   upstream: string | null;
   confLoadTime: string | null;
   replication: ReplicationRow[];
-  pendingRestart: PendingRestart;
+  /** Postmaster start and configuration load time of the answering session (keys `PendingRestartReader`). */
+  configLoaded: string;
 }
 
 export type PendingRestart = Record<string, { old_value: string; new_value: string }>;
 
+// pg_stat_replication's rows, read the cheap way: the view scans every backend's activity entry and joins
+// pg_authid (twice the server time of the whole rest of the observation); here only the walsenders' entries.
 const REPLICATION_SQL = `
-    SELECT usename::text, application_name, host(client_addr) AS client_addr, state, sync_state,
-      sync_priority, write_lsn::text, flush_lsn::text, replay_lsn::text
-    FROM pg_stat_replication ORDER BY application_name`;
+    SELECT pg_get_userbyid(a.usesysid)::text AS usename, a.application_name, host(a.client_addr) AS client_addr,
+      w.state, w.sync_state, w.sync_priority, w.write_lsn::text, w.flush_lsn::text, w.replay_lsn::text
+    FROM pg_stat_get_wal_senders() AS w, LATERAL pg_stat_get_activity(w.pid) AS a
+    ORDER BY a.application_name`;
 
 /**
  * Recovery settings live in postgresql.conf only while in recovery: dropping them at promotion marks the
@@ -119,10 +123,14 @@ const PENDING_SQL = `
     FROM pg_settings s WHERE s.pending_restart
       AND s.name NOT IN (${RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ")}) ORDER BY s.name`;
 
+/** When the answering session last loaded the configuration files: the pending flags change only then. */
+const LOADED_SQL = `pg_postmaster_start_time()::text || ' ' || pg_conf_load_time()::text`;
+
 /** The rows of a sub-select as one JSON text column (so one round trip carries everything). */
 const asJson = (select: string) => `(SELECT coalesce(json_agg(x), '[]')::text FROM (${select}) AS x)`;
 
-// One statement per HA cycle: every round trip costs the idle agent CPU.
+// One statement per HA cycle (pending restarts only after a configuration load): every round trip costs the
+// idle agent CPU, every scan the server.
 const OBSERVE_SQL = `
 SELECT pg_is_in_recovery() AS in_recovery,
   current_setting('server_version_num')::int AS server_version,
@@ -140,7 +148,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
   w.status AS receiver_status, w.received_tli, w.sender_host, w.sender_port,
   current_setting('primary_conninfo') AS primary_conninfo,
   ${asJson(REPLICATION_SQL)} AS replication,
-  ${asJson(PENDING_SQL)} AS pending_restart
+  ${LOADED_SQL} AS loaded
 FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true`;
 
 type Row = Record<string, unknown>;
@@ -183,7 +191,7 @@ export function parseObservedRow(r: Row): ObservedRow {
       ? upstreamOf(conninfo)
       : null,
     replication: jsonRows(r.replication).map(toReplicationRow),
-    pendingRestart: toPending(jsonRows(r.pending_restart)),
+    configLoaded: str(r.loaded) ?? "",
   };
 }
 
@@ -221,6 +229,27 @@ function toPending(rows: Row[]): PendingRestart {
 /** Settings whose new value (in the files) needs a restart: name → {old_value, new_value}. */
 export async function pendingRestart(sql: Sql): Promise<PendingRestart> {
   return toPending((await sql.unsafe(PENDING_SQL)) as Row[]);
+}
+
+/**
+ * The pending-restart settings, read again only when the configuration was (re)loaded since the last
+ * reading: scanning pg_settings every HA cycle would cost as much server time as the rest of the observation.
+ * A session sets its pending flags only while loading the files, which also moves its pg_conf_load_time, so a
+ * reading keyed by the load time of the session that produced it cannot go stale; a pool whose sessions
+ * differ only costs extra readings.
+ */
+export class PendingRestartReader {
+  #last: { loaded: string; pending: PendingRestart } | null = null;
+
+  async read(sql: Sql, row: ObservedRow): Promise<PendingRestart> {
+    if (this.#last !== null && this.#last.loaded === row.configLoaded) return this.#last.pending;
+    const rows = await sql.unsafe(
+      `SELECT ${LOADED_SQL} AS loaded, ${asJson(PENDING_SQL)} AS pending`,
+    ) as Row[];
+    const pending = toPending(jsonRows(rows[0]?.pending));
+    this.#last = { loaded: str(rows[0]?.loaded) ?? "", pending };
+    return pending;
+  }
 }
 
 /**

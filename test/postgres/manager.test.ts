@@ -171,6 +171,24 @@ Deno.test("PostgresManager drives a primary and a replica through failover and p
       assertEquals((await ma.query("SHOW shared_buffers"))[0]!.shared_buffers, "128MB");
     });
 
+    await step(
+      "a reload made outside the agent shows its pending restart at the next observation",
+      async () => {
+        await ma.query("ALTER SYSTEM SET max_connections = 150");
+        await ma.query("SELECT pg_reload_conf()");
+        await waitFor("max_connections pending", async () => {
+          const s = await ma.observe();
+          return s.pendingRestartReason.max_connections?.new_value === "150" ? s : null;
+        });
+        await ma.query("ALTER SYSTEM RESET max_connections");
+        await ma.query("SELECT pg_reload_conf()");
+        await waitFor("max_connections no longer pending", async () => {
+          const s = await ma.observe();
+          return s.pendingRestartReason.max_connections === undefined && s.pendingRestart ? s : null;
+        });
+      },
+    );
+
     await step("promote the replica", async () => {
       assert(await mb.promote(30));
       const s = await mb.observe();
