@@ -327,19 +327,33 @@ export class KvDcs implements Dcs {
 
   attemptToAcquireLeader(): Promise<boolean> {
     const key = this.#key("leader");
-    return this.#retry("acquire leader lock", (a) =>
-      this.#withLease(true, a, async (lease) => {
-        const r = await this.#txn(
-          [{ key, target: "create", createRevision: "0" }],
-          [put(key, this.#o.name, lease)],
-          [{ range: { key } }],
-          a,
-        );
-        if (r.succeeded) return true;
-        // An earlier attempt may have won before its answer got lost: the key is ours if it carries our lease.
-        const kv = r.responses[0]?.kvs?.[0];
-        return kv !== undefined && kv.value === this.#o.name && kv.lease === lease;
-      }));
+    const take = async (lease: string, a: Attempt) => {
+      const r = await this.#txn(
+        [{ key, target: "create", createRevision: "0" }],
+        [put(key, this.#o.name, lease)],
+        [{ range: { key } }],
+        a,
+      );
+      if (r.succeeded) return true;
+      // An earlier attempt may have won before its answer got lost: the key is ours if it carries our lease.
+      const kv = r.responses[0]?.kvs?.[0];
+      return kv !== undefined && kv.value === this.#o.name && kv.lease === lease;
+    };
+    return this.#retry("acquire leader lock", async (a) => {
+      // The race is won by the first transaction: with a lease kept alive within the loop (it cannot have
+      // expired), its keepalive goes out beside the transaction instead of before it. Both must succeed, so
+      // the lease still runs a full ttl from before the attempt, as the HA loop assumes.
+      const lease = this.#lease;
+      const fresh = lease !== null && this.#leaseTtlS === this.#timings.ttlS &&
+        this.clock.now() - this.#lastKeepAliveMs < this.#timings.ttlS * 500;
+      if (!fresh) return await this.#withLease(true, a, (l) => take(l, a));
+      const [won] = await Promise.all([take(lease, a), this.#ensureLease(true, a)]);
+      if (this.#lease !== lease) {
+        // The keepalive found the lease gone: whatever the transaction did is void. Retry with a new lease.
+        throw new LeaseNotFoundError("lease expired while taking the leader lock");
+      }
+      return won;
+    });
   }
 
   updateLeader(_leader: LeaderKey): Promise<boolean> {

@@ -202,3 +202,31 @@ Deno.test("kv: a read made of several requests (keepalive, then summary) fails w
     `failed after ${r.ms} ms, retry_timeout ${timings.retryTimeoutS} s`,
   );
 });
+
+Deno.test("kv: the leader key taken with a recently kept-alive lease still lives a full ttl from the attempt", async () => {
+  const { clock, store, client } = setup();
+  const a = client("a");
+  assert.equal(await a.touchMember({ state: "running" }), true); // lease granted now
+  await clock.advance(timings.loopWaitS * 1000); // kept alive recently: keepalive beside the transaction
+  const t = clock.now();
+  assert.equal(await a.attemptToAcquireLeader(), true);
+  await clock.advance(t + timings.ttlS * 1000 - 1 - clock.now());
+  assert.equal(store.rawGet("/service/s/leader"), "a");
+  await clock.advance(1);
+  assert.equal(store.rawGet("/service/s/leader"), null);
+});
+
+Deno.test("kv: a lease the store dropped behind our back is replaced when taking the leader key", async () => {
+  const { clock, store, client } = setup();
+  const a = client("a");
+  assert.equal(await a.touchMember({ state: "running" }), true);
+  const lease = store.dump("/service/s/members/a")[0]!.lease;
+  store.leaseRevoke(lease);
+  const r = await drive(clock, a.attemptToAcquireLeader());
+  assert.equal(r.value, true);
+  const key = store.dump("/service/s/leader")[0]!;
+  assert.equal(key.value, "a");
+  assert.notEqual(key.lease, lease, "bound to a new, live lease");
+  await clock.advance(timings.ttlS * 1000 - 1);
+  assert.equal(store.rawGet("/service/s/leader"), "a");
+});
