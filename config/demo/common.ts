@@ -25,6 +25,5 @@ export const postgresqlCommon = {
     "host all all 127.0.0.1/32 md5",
     "host replication replicator 127.0.0.1/32 md5",
   ],
-  parameters: { wal_log_hints: "on" },
   usePgRewind: true,
 } satisfies Partial<ConfigInput["postgresql"]>;
