@@ -7,11 +7,13 @@
  * Connections use `synchronous_commit = local`: in a new quorum-mode cluster no standby may be there yet.
  */
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../postgres/write_after_close.ts";
 import type { Config } from "../config/schema.ts";
 import { formatConninfo } from "../postgres/conninfo.ts";
 import type { ConnectParams } from "../postgres/queries.ts";
 
 function open(p: ConnectParams) {
+  tolerateWritesAfterServerClose();
   return postgres({
     host: p.host,
     port: p.port,

@@ -8,6 +8,7 @@
 import type { Config } from "../config/schema.ts";
 import { localHost, parseListen } from "../postgres/config_file.ts";
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../postgres/write_after_close.ts";
 import type { ConnectParams, Sql } from "../postgres/queries.ts";
 import type { CatalogStep, NodeRole, PgDistNode } from "./types.ts";
 
@@ -51,6 +52,7 @@ export class SqlCatalogConn implements CatalogConn {
     const tls = ["require", "verify-ca", "verify-full"].includes(p.sslmode ?? "")
       ? "require" as const
       : false;
+    tolerateWritesAfterServerClose();
     this.#sql = postgres({
       host: p.host,
       port: p.port,

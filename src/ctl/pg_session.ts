@@ -1,5 +1,6 @@
 /** `query`'s PostgreSQL session over npm:postgres (simple protocol, so the text may hold several statements). */
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../postgres/write_after_close.ts";
 import type { PgQueryOptions, PgSession } from "./context.ts";
 
 /** A database error with its SQLSTATE, as `query` prints it (`ERROR, SQLSTATE: <code>`). */
@@ -11,6 +12,7 @@ export class PgQueryError extends Error {
 }
 
 export function connectPostgres(o: PgQueryOptions): Promise<PgSession> {
+  tolerateWritesAfterServerClose();
   const sql = postgres({
     host: o.host,
     port: o.port,

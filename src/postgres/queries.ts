@@ -8,6 +8,7 @@ import { PgUnreachableError } from "./errors.ts";
 import { parseLsnOrNull } from "./lsn.ts";
 import type { ReplicationRow } from "./port.ts";
 import { upstreamOf } from "./conninfo.ts";
+import { tolerateWritesAfterServerClose } from "./write_after_close.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
 
@@ -27,6 +28,7 @@ export interface ConnectParams {
 }
 
 export function openSql(p: ConnectParams): Sql {
+  tolerateWritesAfterServerClose();
   const ssl = p.sslmode === "require" || p.sslmode === "verify-ca" || p.sslmode === "verify-full"
     ? "require" as const
     : p.sslmode === "prefer"

@@ -4,8 +4,12 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import { installCitusEmulation } from "./install.ts";
 import { freePort } from "../helpers/pg.ts";
+
+// postgres.js on Deno: a write racing the server closing the connection must not end the process.
+tolerateWritesAfterServerClose();
 
 const BIN = "/usr/lib/postgresql/15/bin";
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -4,6 +4,7 @@
  * Everything lives on free loopback ports in a temp dir and is torn down by `stop()`.
  */
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import { stringify } from "yaml";
 import { startEtcd } from "./etcd.ts";
 
@@ -11,6 +12,9 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** A free port outside the ephemeral range (see ports.ts). */
 import { freePort } from "./ports.ts";
+
+// postgres.js on Deno: a write racing the server closing the connection must not end the process.
+tolerateWritesAfterServerClose();
 export { freePort };
 
 export interface NodeOptions {

@@ -6,7 +6,11 @@
  * into a success with only a WARNING.
  */
 import postgres from "postgres";
+import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import type { TestCluster, TestNode } from "./cluster.ts";
+
+// postgres.js on Deno: a write racing the server closing the connection must not end the process.
+tolerateWritesAfterServerClose();
 
 export interface Writer {
   acked: number[];
