@@ -80,8 +80,6 @@ export interface ObservedRow {
   upstream: string | null;
   confLoadTime: string | null;
   replication: ReplicationRow[];
-  /** Postmaster start and configuration load time of the answering session (keys `PendingRestartReader`). */
-  configLoaded: string;
 }
 
 export type PendingRestart = Record<string, { old_value: string; new_value: string }>;
@@ -125,9 +123,6 @@ const PENDING_SQL = `
     FROM pg_settings s WHERE s.pending_restart
       AND s.name NOT IN (${RECOVERY_PARAMETERS.map((n) => `'${n}'`).join(", ")}) ORDER BY s.name`;
 
-/** When the answering session last loaded the configuration files: the pending flags change only then. */
-const LOADED_SQL = `pg_postmaster_start_time()::text || ' ' || pg_conf_load_time()::text`;
-
 /** The rows of a sub-select as one JSON text column (so one round trip carries everything). */
 const asJson = (select: string) => `(SELECT coalesce(json_agg(x), '[]')::text FROM (${select}) AS x)`;
 
@@ -149,8 +144,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
   pg_last_xact_replay_timestamp()::text AS replayed_timestamp,
   w.status AS receiver_status, w.received_tli, w.sender_host, w.sender_port,
   current_setting('primary_conninfo') AS primary_conninfo,
-  ${asJson(REPLICATION_SQL)} AS replication,
-  ${LOADED_SQL} AS loaded
+  ${asJson(REPLICATION_SQL)} AS replication
 FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true`;
 
 type Row = Record<string, unknown>;
@@ -193,7 +187,6 @@ export function parseObservedRow(r: Row): ObservedRow {
       ? upstreamOf(conninfo)
       : null,
     replication: jsonRows(r.replication).map(toReplicationRow),
-    configLoaded: str(r.loaded) ?? "",
   };
 }
 
@@ -240,16 +233,23 @@ export async function pendingRestart(sql: Sql): Promise<PendingRestart> {
  * reading keyed by the load time of the session that produced it cannot go stale; a pool whose sessions
  * differ only costs extra readings.
  */
+/** When a session last loaded the configuration files (a restart counts): the pending flags change only then. */
+const loadedKey = (postmasterStart: string | null, confLoad: string | null) =>
+  `${postmasterStart} ${confLoad}`;
+
 export class PendingRestartReader {
   #last: { loaded: string; pending: PendingRestart } | null = null;
 
   async read(sql: Sql, row: ObservedRow): Promise<PendingRestart> {
-    if (this.#last !== null && this.#last.loaded === row.configLoaded) return this.#last.pending;
+    const loaded = loadedKey(row.postmasterStartTime, row.confLoadTime);
+    if (this.#last !== null && this.#last.loaded === loaded) return this.#last.pending;
     const rows = await sql.unsafe(
-      `SELECT ${LOADED_SQL} AS loaded, ${asJson(PENDING_SQL)} AS pending`,
+      `SELECT pg_postmaster_start_time()::text AS postmaster_start_time, pg_conf_load_time()::text AS conf_load_time,
+        ${asJson(PENDING_SQL)} AS pending`,
     ) as Row[];
-    const pending = toPending(jsonRows(rows[0]?.pending));
-    this.#last = { loaded: str(rows[0]?.loaded) ?? "", pending };
+    const r = rows[0] ?? {};
+    const pending = toPending(jsonRows(r.pending));
+    this.#last = { loaded: loadedKey(str(r.postmaster_start_time), str(r.conf_load_time)), pending };
     return pending;
   }
 }

@@ -12,10 +12,10 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** A free port outside the ephemeral range (see ports.ts). */
 import { freePort } from "./ports.ts";
+export { freePort };
 
 // postgres.js on Deno: a write racing the server closing the connection must not end the process.
 tolerateWritesAfterServerClose();
-export { freePort };
 
 export interface NodeOptions {
   tags?: Record<string, unknown>;

@@ -8,13 +8,22 @@ function fakeSql(session: { loaded: string; pending: unknown[] }) {
   const sql = {
     unsafe: () => {
       calls++;
-      return Promise.resolve([{ loaded: session.loaded, pending: JSON.stringify(session.pending) }]);
+      const [start, load] = session.loaded.split(" ");
+      return Promise.resolve([{
+        postmaster_start_time: start,
+        conf_load_time: load,
+        pending: JSON.stringify(session.pending),
+      }]);
     },
   } as unknown as Sql;
   return { sql, calls: () => calls };
 }
 
-const row = (configLoaded: string) => ({ configLoaded }) as ObservedRow;
+/** An observation whose session reports "<postmaster start> <config load>". */
+const row = (loaded: string) => {
+  const [postmasterStartTime, confLoadTime] = loaded.split(" ");
+  return { postmasterStartTime, confLoadTime } as ObservedRow;
+};
 
 Deno.test("pending restart: read once per configuration load, again after a reload or restart", async () => {
   const session = { loaded: "start1 load1", pending: [] as unknown[] };
