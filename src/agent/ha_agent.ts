@@ -76,6 +76,12 @@ export interface HaAgentDeps {
 /** When to ask whether the postmaster is gone after a local connection closed (ms after the previous ask). */
 const POSTMASTER_RECHECK_MS = [0, 100, 400, 1000];
 
+/**
+ * How old a reading of the local PostgreSQL may be and still answer a peer's GET /patroni. After the primary
+ * died a replica's received LSN no longer moves, so a reading this young is as good as a new one.
+ */
+const SHARED_READING_MS = 50;
+
 export class HaAgent {
   readonly memory = initialMemory();
   readonly dyn: DynamicState;
@@ -159,17 +165,28 @@ export class HaAgent {
     };
   }
 
-  #refreshing: Promise<void> | null = null;
+  /** The newest reading of the local PostgreSQL, running or done (the cycle's or a /patroni refresh's). */
+  #reading: { startedAt: number; state: Promise<PgState> } | null = null;
+
+  #readPg(): Promise<PgState> {
+    const state = this.deps.pg.observe();
+    this.#reading = { startedAt: this.deps.clock.now(), state };
+    return state;
+  }
 
   /**
    * Re-read the local PostgreSQL state for GET /patroni, so a peer deciding a race compares live LSNs, not
-   * the last cycle's (up to loop_wait old). Concurrent callers share one read; at most `timeoutMs` is waited.
+   * the last cycle's (up to loop_wait old). A reading begun within the last SHARED_READING_MS (our own
+   * cycle's: in a race every replica observes and asks the others at the same instant) is shared instead of
+   * queueing a second one behind it on the connection. At most `timeoutMs` is waited.
    */
   refreshPg(timeoutMs: number): Promise<void> {
-    this.#refreshing ??= this.deps.pg.observe().then((st) => {
-      if (st.running && st.accepting) this.#pg = st;
-    }).catch(() => {}).finally(() => (this.#refreshing = null));
-    return Promise.race([this.#refreshing, this.deps.clock.sleep(timeoutMs)]);
+    const r = this.#reading;
+    const state = r && this.deps.clock.now() - r.startedAt <= SHARED_READING_MS ? r.state : this.#readPg();
+    const applied = state.then((st) => {
+      if (st.running && st.accepting && this.#reading?.state === state) this.#pg = st;
+    }).catch(() => {});
+    return Promise.race([applied, this.deps.clock.sleep(timeoutMs)]);
   }
 
   /** Wake the loop now (API writes, local PostgreSQL death). */
@@ -268,6 +285,7 @@ export class HaAgent {
     if (this.deps.observeOnly) return decision;
     await this.act(decision.action, obs);
     if (["lead", "follow", "none"].includes(decision.action.type)) await this.#evaluateScheduledRestart();
+    if (obs.pg.accepting && obs.pg.inRecovery === true) await this.#sync.learnWhetherManaged();
     await this.#watchdogGuard();
     if (obs.dcs.ok) await this.#touchMember();
     await this.#saveCacheIfDirty();
@@ -294,8 +312,10 @@ export class HaAgent {
   }
 
   async observe(): Promise<Observation> {
-    const { dcs, pg, clock, config } = this.deps;
+    const { dcs, clock, config } = this.deps;
     const now = clock.now();
+    // PostgreSQL is read while the DCS answers: two round trips at once, not one after the other.
+    const pgReading = this.#readPg();
     let dcsRes: Observation["dcs"];
     try {
       const cluster = await dcs.getCluster();
@@ -332,7 +352,7 @@ export class HaAgent {
     const racing = cluster !== null &&
       (!cluster.leader || (cluster.failover !== null && Object.keys(cluster.failover.value).length > 0));
     const early = racing ? this.deps.peers.status(askable) : null;
-    this.#pg = await pg.observe();
+    this.#pg = await pgReading;
     this.#trackPgLiveness(now);
     await this.#loadGucCatalog();
     const ownLeaderDown = cluster?.leader?.name === this.name && !this.#pg.running;
@@ -760,18 +780,27 @@ export class HaAgent {
       this.memory.leaderValidUntil = 0;
       return;
     }
-    if (!(await this.#armWatchdog())) {
+    // `required`: no promotion without an armed watchdog. Otherwise arming cannot stop the promotion, so the
+    // device is opened while the server promotes instead of before.
+    const arming = this.#armWatchdog();
+    if (this.deps.config.watchdog.mode === "required" && !(await arming)) {
       log.error("Not promoting self because watchdog could not be activated");
       await dcs.deleteLeader({ name: this.name, version: "" }).catch(() => {});
       this.memory.leaderValidUntil = 0;
       return;
     }
     // Synchronous modes: take over `sync` and SSN first; a lost CAS postpones the promotion.
-    if (obs.dcs.ok && !(await this.#sync.prePromote(obs.dcs.cluster, this.dyn.current))) return;
+    if (obs.dcs.ok && !(await this.#sync.prePromote(obs.dcs.cluster, this.dyn.current))) {
+      await arming;
+      return;
+    }
     const oldTl = obs.pg.timeline ?? 1;
     const lsn = obs.pg.xlogLocation;
     this.#role = "promoted";
-    const ok = await pg.promote(this.dyn.current.loopWait > 0 ? Math.max(10, this.dyn.current.loopWait) : 10);
+    const [, ok] = await Promise.all([
+      arming,
+      pg.promote(this.dyn.current.loopWait > 0 ? Math.max(10, this.dyn.current.loopWait) : 10),
+    ]);
     if (!ok) {
       log.error("failed to promote postgres");
       return;

@@ -64,7 +64,23 @@ export class SyncExecutor {
   /** We manage SSN (sync mode on); false once handed back to the user's configuration. */
   #managed: boolean | undefined = undefined;
 
+  /** Whether `learnWhetherManaged` got its answer. */
+  #learned = false;
+
   constructor(readonly deps: SyncExecutorDeps) {}
+
+  /**
+   * Ask once, on a quiet replica cycle, whether the server runs without SSN: a promotion with synchronous
+   * mode off then needs no question between the leader lock and pg_promote(). Only this executor sets SSN,
+   * and every setting of it decides `#managed`, so the answer stays true until then.
+   */
+  async learnWhetherManaged(): Promise<void> {
+    if (this.#learned || this.#managed !== undefined || !this.deps.pg.synchronousStandbyNames) return;
+    const current = await this.deps.pg.synchronousStandbyNames().catch(() => null);
+    if (current === null) return; // asked again next cycle
+    this.#learned = true;
+    if (current === "" && this.#managed === undefined) this.#managed = false;
+  }
 
   /** Forget what was proven: a new primary incarnation proves everything again. */
   reset(): void {

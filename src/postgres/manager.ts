@@ -35,7 +35,7 @@ import { connUrl, formatConninfo, type PgpassEntry, renderPgpass } from "./conni
 import { type ControlData, localWalEnd, parseControlData } from "./controldata.ts";
 import { PgCommandError, PgError, PgStateError, PgUnreachableError } from "./errors.ts";
 import { formatLsn, parseLsnOrNull } from "./lsn.ts";
-import { exists, OsUser, runCommand } from "./os_user.ts";
+import { exists, existsSync, OsUser, runCommand } from "./os_user.ts";
 import { binaries, type PgBinaries, PgCtl } from "./pg_ctl.ts";
 import {
   type BootstrapOptions,
@@ -217,7 +217,9 @@ export class PostgresManager implements PostgresPort {
   async observe(): Promise<PgState> {
     const state: PgState = emptyPgState();
     try {
-      state.dataDirEmpty = !(await exists(`${this.dataDir}/PG_VERSION`));
+      // Two small local files read synchronously: an HA cycle (and a racing peer's /patroni) waits on this,
+      // and each async file operation costs a hop through the blocking-I/O thread pool.
+      state.dataDirEmpty = !existsSync(`${this.dataDir}/PG_VERSION`);
       if (state.dataDirEmpty) {
         const orphan = await this.ctl.killOrphan();
         if (orphan !== null) {
@@ -228,7 +230,7 @@ export class PostgresManager implements PostgresPort {
         }
         return state;
       }
-      const pf = await this.ctl.readPidFile();
+      const pf = this.ctl.readPidFile();
       if (pf === null) return this.#withControlData(state, null);
       // A server that answers SQL on our port and serves our data directory is the postmaster of the pid file
       // (it owns the lock file): no liveness subprocess while SQL answers, which is the common case.

@@ -185,6 +185,17 @@ export function describe(cmd: string, args: string[]): string {
     .join(" ");
 }
 
+/** `exists` without a trip through the blocking-I/O thread pool, for small checks on every HA cycle. */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);

@@ -79,9 +79,10 @@ export class PgCtl {
     readonly logFile: string,
   ) {}
 
-  async readPidFile(): Promise<PostmasterPidFile | null> {
+  /** Read synchronously: a small local file, read on every HA cycle. */
+  readPidFile(): PostmasterPidFile | null {
     try {
-      return parsePostmasterPid(await Deno.readTextFile(`${this.dataDir}/postmaster.pid`));
+      return parsePostmasterPid(Deno.readTextFileSync(`${this.dataDir}/postmaster.pid`));
     } catch {
       return null;
     }
