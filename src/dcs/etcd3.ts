@@ -6,10 +6,9 @@
  * most of its CPU there (measured: about 3× the CPU of the same requests through `fetch`). The gateway is part
  * of every etcd ≥ 3.4 and is served on the client port.
  *
- * All timing is ours (`withRetry` owns retries and the retry_timeout deadline). This module owns endpoint
- * failover: requests stick to the current endpoint and move to the next one after a transport failure or a
- * timed-out attempt, skipping endpoints that failed in the last few seconds while another one is still
- * believed healthy.
+ * All timing is ours (`withRetry` owns retries and the retry_timeout deadline). Requests stick to the
+ * current endpoint and move on after a transport failure or a timed-out attempt; `endpoint_ring.ts` decides
+ * where to.
  */
 import { type Clock, realClock } from "../util/clock.ts";
 import type { Attempt } from "./retry.ts";
@@ -24,6 +23,7 @@ import {
   type TxnResult,
 } from "./kv.ts";
 import type { DcsOptions } from "./types.ts";
+import { EndpointRing, type RingEndpoint } from "./endpoint_ring.ts";
 
 /** The `etcd3` section of the configuration (the fields this backend reads). */
 export interface Etcd3Settings {
@@ -53,12 +53,6 @@ export function etcdEndpoints(s: Etcd3Settings): { hosts: string[]; tls: boolean
   return { hosts: [...new Set(list)], tls: tls || s.cacert !== undefined };
 }
 
-/**
- * How long a failed endpoint is skipped while another one is still believed healthy. Long enough that a hung
- * member (each try costs a whole attempt timeout) is not retried within one retry_timeout.
- */
-const SKIP_FAILED_ENDPOINT_MS = 5000;
-
 /** An answer from etcd that says it could not serve the request (as opposed to a refusal). */
 export class EtcdEndpointError extends Error {
   override name = "EtcdEndpointError";
@@ -72,10 +66,7 @@ export class EtcdApiError extends Error {
   }
 }
 
-interface Endpoint {
-  base: string;
-  failedUntil: number;
-}
+type Endpoint = RingEndpoint<string>;
 
 // gRPC codes the gateway reports for "this endpoint cannot serve now" (unavailable, deadline, aborted).
 const ENDPOINT_CODES = new Set([4, 10, 14]);
@@ -170,8 +161,7 @@ export interface Etcd3BackendOptions {
 
 /** The `KvBackend` port on a real etcd. */
 export class Etcd3Backend implements KvBackend {
-  readonly #endpoints: Endpoint[];
-  #current = 0;
+  readonly #endpoints: EndpointRing<string>;
   readonly #clock: Clock;
   readonly #client: Deno.HttpClient | undefined;
   readonly #auth: { name: string; password: string } | null;
@@ -184,10 +174,7 @@ export class Etcd3Backend implements KvBackend {
   constructor(settings: Etcd3Settings, opts: Etcd3BackendOptions = {}) {
     this.#clock = opts.clock ?? realClock;
     const { hosts, tls } = etcdEndpoints(settings);
-    this.#endpoints = hosts.map((host) => ({
-      base: `${tls ? "https" : "http"}://${host}/v3`,
-      failedUntil: 0,
-    }));
+    this.#endpoints = new EndpointRing(hosts.map((host) => `${tls ? "https" : "http"}://${host}/v3`));
     this.#client = tls || settings.cert
       ? Deno.createHttpClient({
         ...(settings.cacert ? { caCerts: [Deno.readTextFileSync(settings.cacert)] } : {}),
@@ -199,26 +186,6 @@ export class Etcd3Backend implements KvBackend {
     this.#auth = settings.username ? { name: settings.username, password: settings.password ?? "" } : null;
   }
 
-  /** The endpoint to use now: the current one unless it failed recently and another one has not. */
-  #endpoint(): Endpoint {
-    const now = Date.now();
-    for (let i = 0; i < this.#endpoints.length; i++) {
-      const e = this.#endpoints[(this.#current + i) % this.#endpoints.length]!;
-      if (e.failedUntil <= now) {
-        this.#current = (this.#current + i) % this.#endpoints.length;
-        return e;
-      }
-    }
-    // Every endpoint failed recently: try the next one rather than none.
-    this.#current = (this.#current + 1) % this.#endpoints.length;
-    return this.#endpoints[this.#current]!;
-  }
-
-  #failed(e: Endpoint): void {
-    e.failedUntil = Date.now() + SKIP_FAILED_ENDPOINT_MS;
-    if (this.#endpoints[this.#current] === e) this.#current = (this.#current + 1) % this.#endpoints.length;
-  }
-
   get requestCount(): number {
     return this.#requests;
   }
@@ -227,7 +194,7 @@ export class Etcd3Backend implements KvBackend {
   async #fetch(ep: Endpoint, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.#token) headers.authorization = this.#token;
-    const res = await fetch(ep.base + path, {
+    const res = await fetch(ep.value + path, {
       method: "POST",
       headers,
       body: JSON.stringify(body),
@@ -241,7 +208,7 @@ export class Etcd3Backend implements KvBackend {
       err = JSON.parse(text);
     } catch { /* not JSON: a proxy or a non-etcd server */ }
     const msg = err.message ?? err.error ?? `HTTP ${res.status} ${text.slice(0, 200)}`;
-    if (res.status >= 500 && err.code === undefined) throw new EtcdEndpointError(`etcd ${ep.base}: ${msg}`);
+    if (res.status >= 500 && err.code === undefined) throw new EtcdEndpointError(`etcd ${ep.value}: ${msg}`);
     if (err.code !== undefined && ENDPOINT_CODES.has(err.code)) throw new EtcdEndpointError(msg);
     throw new EtcdApiError(err.code ?? 2, msg);
   }
@@ -256,20 +223,24 @@ export class Etcd3Backend implements KvBackend {
   async #call<T>(a: Attempt, path: string, body: unknown): Promise<T> {
     if (this.#closed) throw new EtcdEndpointError("etcd client closed");
     this.#requests++;
-    const ep = this.#endpoint();
+    const ep = this.#endpoints.pick();
     try {
-      if (this.#auth && !this.#token) await this.#authenticate(ep, a.signal);
-      try {
-        return (await (await this.#fetch(ep, path, body, a.signal)).json()) as T;
-      } catch (e) {
-        if (!this.#auth || !tokenInvalid(e)) throw e;
-        // Simple tokens expire after a while of disuse: log in again once.
-        await this.#authenticate(ep, a.signal);
-        return (await (await this.#fetch(ep, path, body, a.signal)).json()) as T;
-      }
+      return await this.#request<T>(ep, a, path, body);
     } catch (e) {
-      if (endpointFailure(e) || a.signal.aborted) this.#failed(ep);
+      if (endpointFailure(e) || a.signal.aborted) this.#endpoints.failed(ep);
       throw e;
+    }
+  }
+
+  async #request<T>(ep: Endpoint, a: Attempt, path: string, body: unknown): Promise<T> {
+    if (this.#auth && !this.#token) await this.#authenticate(ep, a.signal);
+    try {
+      return (await (await this.#fetch(ep, path, body, a.signal)).json()) as T;
+    } catch (e) {
+      if (!this.#auth || !tokenInvalid(e)) throw e;
+      // Simple tokens expire after a while of disuse: log in again once.
+      await this.#authenticate(ep, a.signal);
+      return (await (await this.#fetch(ep, path, body, a.signal)).json()) as T;
     }
   }
 
@@ -354,7 +325,7 @@ export class Etcd3Backend implements KvBackend {
   ): Promise<{ compacted: boolean; error?: unknown }> {
     if (this.#closed) return { compacted: false, error: new EtcdEndpointError("etcd client closed") };
     this.#requests++;
-    const ep = this.#endpoint();
+    const ep = this.#endpoints.pick();
     const ctl = new AbortController();
     const both = AbortSignal.any([signal, ctl.signal]);
     // A stream not confirmed within a second is on a hung endpoint.
@@ -412,7 +383,7 @@ export class Etcd3Backend implements KvBackend {
         }
       }
     } catch (e) {
-      if (!signal.aborted) this.#failed(ep);
+      if (!signal.aborted) this.#endpoints.failed(ep);
       if (tokenInvalid(e)) this.#token = null;
       return { compacted: false, error: e };
     } finally {

@@ -68,6 +68,28 @@ export interface StartEtcdOptions {
   tls?: EtcdTlsOptions;
   /** Wait this long for health, default 20 s. */
   startTimeoutMs?: number;
+  /** Where the members' temporary directory is made (default: the system temp dir). */
+  parentDir?: string;
+}
+
+/** etcd writes about 70 MB per member (a preallocated WAL segment and its database). */
+const MEMORY_DIR_MIN_FREE_KB = 1024 * 1024;
+
+/**
+ * A memory-backed directory (/dev/shm) with room for a small etcd cluster, else undefined. For tests about
+ * the client's timing: there etcd's fsync must not stall behind other tests' disk writes (on a busy disk one
+ * fdatasync took seconds and etcd itself could not answer within retry_timeout).
+ */
+export async function memoryDir(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("df", { args: ["-Pk", "/dev/shm"], stdout: "piped", stderr: "null" })
+      .output();
+    const fields = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)?.split(/\s+/) ?? [];
+    const freeKb = Number(fields[3]);
+    return out.success && freeKb >= MEMORY_DIR_MIN_FREE_KB ? "/dev/shm" : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const live = new Set<Deno.ChildProcess>();
@@ -307,7 +329,7 @@ async function makeMembers(n: number, dir: string, opts: StartEtcdOptions): Prom
 
 /** Start one etcd member on free loopback ports; resolves once `/health` says healthy. */
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer> {
-  const dir = await Deno.makeTempDir({ prefix: "pgwarden-etcd-" });
+  const dir = await Deno.makeTempDir({ prefix: "pgwarden-etcd-", dir: opts.parentDir });
   let member: Member | undefined;
   try {
     [member] = await makeMembers(1, dir, opts);
@@ -331,7 +353,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
 
 /** Start an n-member (default 3) etcd cluster; resolves once every member is healthy. */
 export async function startEtcdCluster(n = 3, opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
-  const dir = await Deno.makeTempDir({ prefix: "pgwarden-etcd-cluster-" });
+  const dir = await Deno.makeTempDir({ prefix: "pgwarden-etcd-cluster-", dir: opts.parentDir });
   const members = await makeMembers(n, dir, opts);
   let stopped = false;
   const stop = async () => {
