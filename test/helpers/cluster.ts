@@ -3,7 +3,7 @@
  * launcher and the computed permissions are exercised) from Patroni-format YAML configs, real PostgreSQL 15.
  * Everything lives on free loopback ports in a temp dir and is torn down by `stop()`.
  */
-import postgres from "postgres";
+import { pgClient } from "./pg_client.ts";
 import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import { stringify } from "yaml";
 import { startEtcd } from "./etcd.ts";
@@ -171,16 +171,12 @@ export class TestNode {
 
   /** A client over TCP to `host`, or over the Unix socket in /tmp with `socket` (works across netns). */
   sql(opts: { timeoutS?: number; socket?: boolean; database?: string } = {}) {
-    return postgres({
+    return pgClient({
       host: opts.socket ? "/tmp" : this.host,
       port: this.pgPort,
-      user: "postgres",
-      password: "postgres",
-      database: opts.database ?? "postgres",
-      connect_timeout: opts.timeoutS ?? 3,
-      max: 1,
-      onnotice: () => {},
-      idle_timeout: 1,
+      ...(opts.database ? { database: opts.database } : {}),
+      connectTimeoutS: opts.timeoutS ?? 3,
+      idleTimeoutS: 1,
     });
   }
 }

@@ -5,7 +5,7 @@
  * committed to us); never with statement_timeout, which would turn a cancelled synchronous-replication wait
  * into a success with only a WARNING.
  */
-import postgres from "postgres";
+import { pgClient } from "./pg_client.ts";
 import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import type { TestCluster, TestNode } from "./cluster.ts";
 
@@ -20,17 +20,7 @@ export interface Writer {
 }
 
 function connect(n: TestNode) {
-  return postgres({
-    host: "127.0.0.1",
-    port: n.pgPort,
-    user: "postgres",
-    password: "postgres",
-    database: "postgres",
-    connect_timeout: 1,
-    max: 1,
-    onnotice: () => {},
-    idle_timeout: 1,
-  });
+  return pgClient({ host: "127.0.0.1", port: n.pgPort, connectTimeoutS: 1, idleTimeoutS: 1 });
 }
 
 export function startWriter(cluster: TestCluster, opts: { waitMs?: number; table?: string } = {}): Writer {

@@ -4,7 +4,7 @@
  * after a switchover writes through the same primary port land on the new leader.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import postgres from "postgres";
+import { pgClient } from "../helpers/pg_client.ts";
 import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import { debianBinaryUnavailable } from "../helpers/apt.ts";
 import { startCluster, type TestNode } from "../helpers/cluster.ts";
@@ -20,16 +20,7 @@ const opts = { sanitizeOps: false, sanitizeResources: false, ignore: unavailable
 
 /** A client through HAProxy; one connection, re-opened by postgres.js after HAProxy or PostgreSQL drops it. */
 function through(port: number) {
-  return postgres({
-    host: "127.0.0.1",
-    port,
-    user: "postgres",
-    password: "postgres",
-    database: "postgres",
-    connect_timeout: 3,
-    max: 1,
-    onnotice: () => {},
-  });
+  return pgClient({ host: "127.0.0.1", port });
 }
 
 /** The HAProxy view we expect: in `primary` only the leader is UP, in `replicas` only the others. */
