@@ -311,11 +311,31 @@ export class HaAgent {
     this.#lastMessage = d.message;
   }
 
+  /**
+   * Members whose positions a race compares: the snapshot's, and those of the last view that had a leader
+   * (Patroni's old cluster): a member whose key expired while it was cut off from the DCS may still be ahead
+   * of us, or still running as primary.
+   */
+  #askable(cluster: ClusterSnapshot): Member[] {
+    return [
+      ...cluster.members,
+      ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name)),
+    ].filter((m) => m.name !== this.name);
+  }
+
   async observe(): Promise<Observation> {
     const { dcs, clock, config } = this.deps;
     const now = clock.now();
     // PostgreSQL is read while the DCS answers: two round trips at once, not one after the other.
     const pgReading = this.#readPg();
+    // The watch already showed the leader key gone: the race will need the peers' positions, so they are
+    // asked now, beside the cluster read that proves it. Used only if that proof agrees (see below).
+    const prior = this.#cluster;
+    const hinted = prior?.leader && prior.leader.name !== this.name && dcs.leaderlessHint?.() === true
+      ? this.#askable(prior)
+      : null;
+    const hintedPeers = hinted ? this.deps.peers.status(hinted) : null;
+    hintedPeers?.catch(() => {});
     let dcsRes: Observation["dcs"];
     try {
       const cluster = await dcs.getCluster();
@@ -339,19 +359,17 @@ export class HaAgent {
       dcsRes = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     const cluster = dcsRes.ok ? dcsRes.cluster : null;
-    // Ask the members of the last view that had a leader too (Patroni's old cluster): a member whose key
-    // expired while it was cut off from the DCS may still be ahead of us, or still running as primary.
-    const askable = cluster
-      ? [
-        ...cluster.members,
-        ...this.#membersWithLeader.filter((o) => !cluster.members.some((m) => m.name === o.name)),
-      ]
-        .filter((m) => m.name !== this.name)
-      : [];
-    // A leader race needs the peers' positions: asked while PostgreSQL is observed, not after it.
+    const askable = cluster ? this.#askable(cluster) : [];
+    // A leader race needs the peers' positions: asked while PostgreSQL is observed, not after it. Answers
+    // asked on the hint serve when the proven snapshot has no leader and the same members to ask: they were
+    // asked after the key was gone, as they would be now.
     const racing = cluster !== null &&
       (!cluster.leader || (cluster.failover !== null && Object.keys(cluster.failover.value).length > 0));
-    const early = racing ? this.deps.peers.status(askable) : null;
+    const early = !racing
+      ? null
+      : hintedPeers && !cluster.leader && sameMembers(hinted!, askable)
+      ? hintedPeers
+      : this.deps.peers.status(askable);
     this.#pg = await pgReading;
     this.#trackPgLiveness(now);
     await this.#loadGucCatalog();
@@ -1283,4 +1301,10 @@ export function standbySource(d: DynamicConfig): Upstream | null {
     ...(s.archiveCleanupCommand ? { archiveCleanupCommand: s.archiveCleanupCommand } : {}),
     ...(s.recoveryMinApplyDelay !== undefined ? { recoveryMinApplyDelay: s.recoveryMinApplyDelay } : {}),
   };
+}
+
+/** Whether two member lists name the same members at the same API addresses (order aside). */
+function sameMembers(a: Member[], b: Member[]): boolean {
+  const urls = new Map(a.map((m) => [m.name, m.data.api_url]));
+  return a.length === b.length && b.every((m) => urls.has(m.name) && urls.get(m.name) === m.data.api_url);
 }

@@ -505,6 +505,10 @@ export class KvDcs implements Dcs {
     return this.backend.watch(clientPath(this.#o) + "/", start, (k) => WATCHED.has(k), timeoutMs, signal);
   }
 
+  leaderlessHint(): boolean {
+    return this.#cache?.has(this.#key("leader"), this.#timings.ttlS * 1000) === false;
+  }
+
   deleteCluster(): Promise<boolean> {
     this.#ownMember = null;
     return this.#retry("delete cluster", async (a) => {

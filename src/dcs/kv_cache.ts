@@ -164,6 +164,11 @@ export class KvCache {
     return { revision: String(this.#revision), kvs: [...this.#kvs.values()] };
   }
 
+  /** Whether the copy holds `key` (null when the copy is not live or older than `maxAgeMs`); unproven. */
+  has(key: string, maxAgeMs: number): boolean | null {
+    return this.live(maxAgeMs) ? this.#kvs.has(key) : null;
+  }
+
   /** Whether the copy, current at `revision`, shows `key` = `value` bound to `lease`. */
   showsCurrent(key: string, value: string, lease: string, revision: string, maxAgeMs: number): boolean {
     const kv = this.#kvs.get(key);

@@ -25,7 +25,7 @@ import {
   LeaseNotFoundError,
   type TxnResult,
 } from "./kv.ts";
-import type { DcsOptions } from "./types.ts";
+import { clientPath, type DcsOptions } from "./types.ts";
 
 export type OutageMode = "hang" | "refuse";
 
@@ -369,9 +369,19 @@ export class MemoryBackend implements KvBackend {
 /** A DCS client (one member) on a shared `MemoryStore`. */
 export class MemoryDcs extends KvDcs {
   readonly store: MemoryStore;
+  readonly #leaderKey: string;
+  readonly #client: string;
   constructor(store: MemoryStore, opts: DcsOptions) {
     super("memory", new MemoryBackend(store, opts.name), store.clock, opts);
     this.store = store;
+    this.#leaderKey = `${clientPath(opts)}/leader`;
+    this.#client = opts.name;
+  }
+
+  /** The store itself stands in for etcd's watch-fed copy (always current), so simulations exercise it. */
+  override leaderlessHint(): boolean {
+    return this.store.reachable(this.#client) &&
+      !this.store.dump(this.#leaderKey).some((kv) => kv.key === this.#leaderKey);
   }
 }
 

@@ -180,6 +180,12 @@ export interface Dcs {
    * out the timeout); resolves `false` early when `signal` aborts.
    */
   watch(leaderVersion: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Whether this client's unproven local view (etcd's watch-fed copy) shows no leader key right now, without
+   * a request. A hint for starting work early, never a basis for a decision: `getCluster` stays the proof.
+   * Backends without such a view leave it out.
+   */
+  leaderlessHint?(): boolean;
   /** Remove every key of this cluster (patronictl remove). */
   deleteCluster(): Promise<boolean>;
   /** Timings changed in dynamic config: new lease TTL / budgets from the next operation on. */

@@ -160,7 +160,7 @@ export interface SimNodeOptions {
   watchdog?: boolean;
 }
 
-const DCS_SYNC_METHODS = ["setTimings"] as const;
+const DCS_SYNC_METHODS = ["setTimings", "leaderlessHint"] as const;
 
 export class SimNode {
   readonly name: string;

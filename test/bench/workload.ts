@@ -53,8 +53,9 @@ export class WriteLoop {
     };
     while (!this.#stop) {
       const done = await Promise.all(cluster.nodes.map(attempt));
-      for (const t of done) if (t !== null) this.commits.push(t);
-      this.commits.sort((x, y) => x - y);
+      // A round starts after the previous one ended: sorting the round keeps the whole list in order (sorting
+      // the whole list each round cost the loop more time with every minute of the run).
+      this.commits.push(...done.filter((t): t is number => t !== null).sort((x, y) => x - y));
       await sleep(5);
     }
     for (const sql of conns.values()) await sql.end({ timeout: 0 }).catch(() => {});

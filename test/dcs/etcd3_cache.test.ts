@@ -86,10 +86,12 @@ Deno.test({
         await a.getCluster();
         const woke = a.watch(null, 5000);
         await sleep(50);
+        assert.equal(a.leaderlessHint(), false, "the copy shows b's key");
         const t0 = Date.now();
         assert.equal(await b.deleteLeader(null), true);
         assert.equal(await woke, true);
         assert.ok(Date.now() - t0 < 4000, "woken by the change, not the timeout");
+        assert.equal(a.leaderlessHint(), true, "the copy shows the key gone, before any read");
       });
 
       await t.step(
@@ -103,6 +105,8 @@ Deno.test({
             await assert.rejects(() => a.getCluster(), DcsUnavailableError);
             const took = Date.now() - t0;
             assert.ok(took < timings.retryTimeoutS * 1000 + 500, `took ${took} ms`);
+            // No leader key, but the copy is no longer trusted: no hint either.
+            assert.equal(a.leaderlessHint(), false, "hint from an untrusted copy");
           } finally {
             etcd.resume();
           }
