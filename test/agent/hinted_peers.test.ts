@@ -4,7 +4,8 @@
  * and the same members to ask.
  */
 import { AssertionError } from "node:assert";
-import { SimCluster } from "../../src/sim/cluster.ts";
+import type { SimCluster } from "../../src/sim/cluster.ts";
+import { withConvergedReplica } from "../helpers/sim.ts";
 import type { SimNode } from "../../src/sim/node.ts";
 import type { ClusterSnapshot, Dcs, Member } from "../../src/dcs/types.ts";
 import type { PeerClient } from "../../src/agent/peers.ts";
@@ -19,12 +20,7 @@ function eq(actual: unknown, expected: unknown, what: string): void {
 async function withReplica(
   fn: (c: SimCluster, r: SimNode, events: string[], ctl: Control) => Promise<void>,
 ): Promise<void> {
-  const c = new SimCluster({ dcs: { ttl: 10, loopWait: 2, retryTimeout: 3 } });
-  c.start();
-  try {
-    for (let i = 0; i < 200 && c.notConverged() !== null; i++) await c.advance(500);
-    eq(c.notConverged(), null, "bootstrap converged");
-    const r = c.nodes.find((n) => n.name !== c.leaderName())!;
+  await withConvergedReplica(async (c, r) => {
     const events: string[] = [];
     const ctl: Control = { hint: null, rewrite: null };
     const deps = r.agent!.deps;
@@ -53,9 +49,7 @@ async function withReplica(
       failsafe: (t, b) => peers.failsafe(t, b),
     } satisfies PeerClient;
     await fn(c, r, events, ctl);
-  } finally {
-    c.close();
-  }
+  });
 }
 
 /** One HA cycle of `r`, the virtual clock moved on while it waits (peer answers take simulated time). */

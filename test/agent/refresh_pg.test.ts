@@ -3,7 +3,8 @@
  * moment ago, the agent's own cycle's included, is shared rather than queued behind on the one connection.
  */
 import { AssertionError } from "node:assert";
-import { SimCluster } from "../../src/sim/cluster.ts";
+import type { SimCluster } from "../../src/sim/cluster.ts";
+import { withConvergedReplica } from "../helpers/sim.ts";
 import type { SimNode } from "../../src/sim/node.ts";
 import type { PgState } from "../../src/postgres/port.ts";
 import { flushMicrotasks } from "../../src/util/clock.ts";
@@ -13,19 +14,12 @@ function eq(actual: unknown, expected: unknown, what: string): void {
 }
 
 /** A converged 3-member simulation and one of its replicas whose PostgreSQL readings we hold and count. */
-async function withHeldReplica(fn: (c: SimCluster, r: SimNode, held: Held) => Promise<void>): Promise<void> {
-  const c = new SimCluster({ dcs: { ttl: 10, loopWait: 2, retryTimeout: 3 } });
-  c.start();
-  try {
-    for (let i = 0; i < 200 && c.notConverged() !== null; i++) await c.advance(500);
-    eq(c.notConverged(), null, "bootstrap converged");
-    const replica = c.nodes.find((n) => n.name !== c.leaderName())!;
+function withHeldReplica(fn: (c: SimCluster, r: SimNode, held: Held) => Promise<void>): Promise<void> {
+  return withConvergedReplica(async (c, replica) => {
     const held = new Held(replica);
     await fn(c, replica, held);
     held.releaseAll();
-  } finally {
-    c.close();
-  }
+  });
 }
 
 /** Counts `observe()` calls of a member's PostgreSQL and keeps each answer until released. */
