@@ -181,6 +181,26 @@ export class TestNode {
   }
 }
 
+/** Clusters not stopped yet: killed by an unload hook if the test process ends first (an uncaught error). */
+const liveClusters = new Set<TestCluster>();
+let unloadHooked = false;
+
+function hookUnload(): void {
+  if (unloadHooked) return;
+  unloadHooked = true;
+  // A module that dies of an uncaught error never reaches its `finally { cluster.stop() }`, and Deno fires
+  // no "unload" then: the postmasters the agents started would stay behind. An error nobody handled (earlier
+  // listeners, such as the postgres.js write-after-close filter, had their say: defaultPrevented) ends the
+  // process right after these events, so the clusters go first.
+  const killAll = (e?: Event) => {
+    if (e?.defaultPrevented) return;
+    for (const c of liveClusters) c.killNow();
+  };
+  globalThis.addEventListener("unload", () => killAll());
+  globalThis.addEventListener("error", killAll);
+  globalThis.addEventListener("unhandledrejection", killAll);
+}
+
 export class TestCluster {
   constructor(
     readonly dir: string,
@@ -191,7 +211,24 @@ export class TestCluster {
       /** The etcd belongs to this cluster (stopped with it); false when shared. */
       ownsEtcd?: boolean;
     },
-  ) {}
+  ) {
+    liveClusters.add(this);
+    hookUnload();
+  }
+
+  /** SIGKILL every agent and postmaster and remove the directory, synchronously (for the unload hook). */
+  killNow(): void {
+    for (const n of this.nodes) {
+      for (const pid of [n.proc?.pid, n.postmasterPid()]) {
+        try {
+          if (pid) Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+    }
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch { /* already removed */ }
+  }
 
   node(name: string): TestNode {
     const n = this.nodes.find((x) => x.name === name);
@@ -268,6 +305,7 @@ export class TestCluster {
     }
     if (this.opts.ownsEtcd !== false) await this.etcd.stop();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    liveClusters.delete(this);
   }
 }
 
