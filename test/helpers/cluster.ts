@@ -216,7 +216,7 @@ export class TestCluster {
     hookUnload();
   }
 
-  /** SIGKILL every agent and postmaster and remove the directory, synchronously (for the unload hook). */
+  /** SIGKILL every agent, postmaster and our etcd, remove the directories, synchronously (for the hooks). */
   killNow(): void {
     for (const n of this.nodes) {
       for (const pid of [n.proc?.pid, n.postmasterPid()]) {
@@ -228,6 +228,7 @@ export class TestCluster {
     try {
       Deno.removeSync(this.dir, { recursive: true });
     } catch { /* already removed */ }
+    if (this.opts.ownsEtcd !== false) this.etcd.stopNow();
   }
 
   node(name: string): TestNode {

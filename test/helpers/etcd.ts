@@ -40,6 +40,8 @@ export interface EtcdNode {
 export interface EtcdServer extends EtcdNode {
   /** Kill the process and remove the temp dir. Idempotent. */
   stop(): Promise<void>;
+  /** The same, synchronously, for a process that is about to die (no waiting for the exit). */
+  stopNow(): void;
 }
 
 export interface EtcdCluster {
@@ -347,6 +349,16 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
       stopped = true;
       await m.kill();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    stopNow() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        if (m.pid) Deno.kill(m.pid, "SIGKILL");
+      } catch { /* gone */ }
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already removed */ }
     },
   });
 }
