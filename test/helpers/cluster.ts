@@ -7,6 +7,7 @@ import { pgClient } from "./pg_client.ts";
 import { tolerateWritesAfterServerClose } from "../../src/postgres/write_after_close.ts";
 import { stringify } from "yaml";
 import { startEtcd } from "./etcd.ts";
+import { onProcessEnd } from "./process_end.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -181,25 +182,11 @@ export class TestNode {
   }
 }
 
-/** Clusters not stopped yet: killed by an unload hook if the test process ends first (an uncaught error). */
+/** Clusters not stopped yet: killed if the test process ends first (an uncaught error). */
 const liveClusters = new Set<TestCluster>();
-let unloadHooked = false;
-
-function hookUnload(): void {
-  if (unloadHooked) return;
-  unloadHooked = true;
-  // A module that dies of an uncaught error never reaches its `finally { cluster.stop() }`, and Deno fires
-  // no "unload" then: the postmasters the agents started would stay behind. An error nobody handled (earlier
-  // listeners, such as the postgres.js write-after-close filter, had their say: defaultPrevented) ends the
-  // process right after these events, so the clusters go first.
-  const killAll = (e?: Event) => {
-    if (e?.defaultPrevented) return;
-    for (const c of liveClusters) c.killNow();
-  };
-  globalThis.addEventListener("unload", () => killAll());
-  globalThis.addEventListener("error", killAll);
-  globalThis.addEventListener("unhandledrejection", killAll);
-}
+onProcessEnd(() => {
+  for (const c of liveClusters) c.killNow();
+});
 
 export class TestCluster {
   constructor(
@@ -213,7 +200,6 @@ export class TestCluster {
     },
   ) {
     liveClusters.add(this);
-    hookUnload();
   }
 
   /** SIGKILL every agent, postmaster and our etcd, remove the directories, synchronously (for the hooks). */

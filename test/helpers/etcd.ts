@@ -6,9 +6,10 @@
  * try { use(etcd.endpoint); } finally { await etcd.stop(); }
  * ```
  *
- * `stop()` removes the data directory; processes still alive when the test process exits are killed by an
- * unload hook, so a failing test never leaves etcd behind.
+ * `stop()` removes the data directory; processes still alive when the test process ends, normally or of an
+ * uncaught error (`process_end.ts`), are killed, so a failing test never leaves etcd behind.
  */
+import { onProcessEnd } from "./process_end.ts";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 
@@ -95,12 +96,12 @@ export async function memoryDir(): Promise<string | undefined> {
 }
 
 const live = new Set<Deno.ChildProcess>();
-let unloadHooked = false;
+let endHooked = false;
 
-function hookUnload(): void {
-  if (unloadHooked) return;
-  unloadHooked = true;
-  globalThis.addEventListener("unload", () => {
+function hookProcessEnd(): void {
+  if (endHooked) return;
+  endHooked = true;
+  onProcessEnd(() => {
     for (const p of live) {
       try {
         Deno.kill(p.pid, "SIGCONT");
@@ -256,7 +257,7 @@ class Member implements EtcdNode {
     proc.stderr.pipeTo(err.writable).catch(() => {});
     this.#proc = proc;
     live.add(proc);
-    hookUnload();
+    hookProcessEnd();
     proc.status.finally(() => live.delete(proc));
   }
 

@@ -7,8 +7,10 @@
  * try { use(zk.endpoint); } finally { await zk.stop(); }
  * ```
  *
- * A process still alive when the test process exits is killed by an unload hook.
+ * A process still alive when the test process ends, normally or of an uncaught error, is killed
+ * (`process_end.ts`).
  */
+import { onProcessEnd } from "./process_end.ts";
 import { freePort } from "./etcd.ts";
 
 /** Where Debian's `zookeeper` package puts the server jar; its manifest Class-Path names the dependencies. */
@@ -42,11 +44,12 @@ export interface ZooKeeperServer {
 }
 
 const live = new Set<Deno.ChildProcess>();
-let unloadHooked = false;
-function hookUnload(): void {
-  if (unloadHooked) return;
-  unloadHooked = true;
-  globalThis.addEventListener("unload", () => {
+let endHooked = false;
+
+function hookProcessEnd(): void {
+  if (endHooked) return;
+  endHooked = true;
+  onProcessEnd(() => {
     for (const p of live) {
       try {
         Deno.kill(p.pid, "SIGCONT");
@@ -142,7 +145,7 @@ export async function startZooKeeper(opts: StartZooKeeperOptions = {}): Promise<
   proc.stdout.pipeTo(log.writable).catch(() => {});
   proc.stderr.pipeTo(logErr.writable).catch(() => {});
   live.add(proc);
-  hookUnload();
+  hookProcessEnd();
   let exited = false;
   proc.status.finally(() => {
     exited = true;

@@ -1,5 +1,5 @@
 /**
- * A test module that dies of an uncaught error never reaches its `finally { cluster.stop() }`: the helper's
+ * A test module that dies of an uncaught error never reaches its `finally { cluster.stop() }`: the cluster
  * helper must still kill the postmasters the agents started and its etcd, and remove their directories (seen
  * once: a crashed module left two postmasters running for the rest of the suite).
  */
@@ -53,4 +53,41 @@ Deno.test({
       await Deno.remove(etcdDir, { recursive: true }).catch(() => {});
     }
   },
+});
+
+/** Run a script in a child Deno; its exit code and stdout lines. */
+async function child(script: string): Promise<{ code: number; lines: string[] }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return { code: out.code, lines: new TextDecoder().decode(out.stdout).trim().split("\n") };
+}
+
+Deno.test("process end hooks: run on an unhandled error, not on one an earlier listener handled", async () => {
+  const mod = JSON.stringify(new URL("../helpers/process_end.ts", import.meta.url).href);
+  const crashed = await child(`
+    import { onProcessEnd } from ${mod};
+    onProcessEnd(() => console.log("cleaned"));
+    Promise.reject(new Error("boom"));`);
+  assert.notEqual(crashed.code, 0);
+  assert.deepEqual(crashed.lines, ["cleaned"]);
+  const thrown = await child(`
+    import { onProcessEnd } from ${mod};
+    onProcessEnd(() => console.log("cleaned"));
+    setTimeout(() => { throw new Error("boom"); }, 0);`);
+  assert.notEqual(thrown.code, 0);
+  assert.deepEqual(thrown.lines, ["cleaned"]);
+  // As the postgres.js write-after-close filter does: handled first, so the process lives on; its normal
+  // exit then runs the cleanup (once, at the end).
+  const handled = await child(`
+    import { onProcessEnd } from ${mod};
+    globalThis.addEventListener("unhandledrejection", (e) => e.preventDefault());
+    onProcessEnd(() => console.log("cleaned"));
+    Promise.reject(new Error("tolerated"));
+    await new Promise((r) => setTimeout(r, 50));
+    console.log("alive");
+    Deno.exit(0);`);
+  assert.deepEqual([handled.code, handled.lines], [0, ["alive", "cleaned"]]);
 });
