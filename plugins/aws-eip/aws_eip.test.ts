@@ -152,7 +152,7 @@ Deno.test("through the worker host, the plugin reaches exactly the EC2 endpoint 
       logger.lines.some((l) => l.fields.plugin === "eip-misdirected" && /denied a permission/.test(l.msg)),
     );
   } finally {
-    host.close();
+    await host.close();
     await Promise.all([md.server.shutdown(), api.server.shutdown(), decoy.server.shutdown()]);
   }
 });

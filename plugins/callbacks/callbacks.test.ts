@@ -91,7 +91,7 @@ Deno.test("callbacks get action, role and scope; a newer callback kills the runn
     await host.emit("onStop", { ...baseContext({ role: "primary" }) });
     await waitFor(() => cbs.executor.runningPid("on_stop") === null);
   } finally {
-    host.close();
+    await host.close();
     await cbs.executor.drain();
     for (const f of Deno.readDirSync(dir)) {
       if (f.name.startsWith("grandchild.")) {

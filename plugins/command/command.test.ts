@@ -119,7 +119,7 @@ Deno.test("the command plugin runs its script through the worker host, as both m
     assert.ok(logger.lines.some((l) => l.fields.plugin === "ungranted" && /denied a permission/.test(l.msg)));
     assert.equal(await host.runMethod("nonexistent", { kind: "bootstrap", ...ctx }), false);
   } finally {
-    host.close();
+    await host.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -222,11 +222,11 @@ Deno.test({
           false,
         );
       } finally {
-        bad.close();
+        await bad.close();
       }
       assert.ok(logger.lines.some((l) => l.fields.plugin === "bad" && l.msg === "command failed"));
     } finally {
-      host.close();
+      await host.close();
       for (const pg of [standby, restored, primary]) await stop(pg);
       await Deno.remove(root, { recursive: true });
     }

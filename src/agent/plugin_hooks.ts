@@ -111,6 +111,6 @@ export async function createAgentHooks(
         log.warn("plugin event delivery failed", { event, error: String(e) })
       );
     },
-    close: () => Promise.resolve(host.close()),
+    close: () => host.close(),
   };
 }

@@ -39,6 +39,8 @@ export async function addPluginPermissions(
   // a method plugin's `run` grant names the binary): PATH, and a stat of each granted executable.
   perms.add("env", "PATH");
   perms.add("read", ...(union.run ?? []).filter((r) => r.startsWith("/")));
+  // Each plugin's Worker runs in a `deno run` child process of this same Deno (src/plugins/jail.ts).
+  perms.add("run", Deno.execPath());
   // A worker loads its module graph with the agent's read permission: pgwarden's own sources (worker_entry,
   // mod.ts, first-party plugins) and each plugin's directory.
   const root = fromFileUrl(new URL("../../", import.meta.url));

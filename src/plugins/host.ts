@@ -4,10 +4,12 @@
  * timeout, hits a permission denial, crashes the worker) into a failure result plus a log line and a counter.
  * Nothing a plugin does can throw into, or stall, the caller beyond the call's timeout.
  *
- * A failed worker is terminated and started again lazily, on its next call.
+ * Each Worker lives in its own small process (jail.ts) so that terminating it always works, even when a hook
+ * spins on the CPU. A failed worker is terminated and started again lazily, on its next call.
  */
+import { JailedWorker } from "./jail_client.ts";
 import { recordHookMetrics } from "./metrics_bridge.ts";
-import { effectivePermissions, pluginPermissions, workerPermissions } from "./permissions.ts";
+import { effectivePermissions, pluginPermissions } from "./permissions.ts";
 import { type HostMessage, isPermissionError, type WorkerMessage } from "./protocol.ts";
 import {
   EVENT_HOOKS,
@@ -117,7 +119,8 @@ interface Runner {
   terminations: number;
   timeoutFor(hook: HookName): number;
   call(hook: HookName, data: HookCallData, timeoutMs: number, deadlineAt?: number): Promise<CallOutcome>;
-  close(): void;
+  /** Stop; resolves once nothing of the plugin runs any more. */
+  close(): Promise<void>;
 }
 
 /**
@@ -209,8 +212,9 @@ class LocalRunner implements Runner {
     }
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.plugin.close?.();
+    return Promise.resolve();
   }
 }
 
@@ -223,7 +227,9 @@ class HookTimeout extends Error {
 /** One plugin's worker and its call queue. */
 class PluginRunner implements Runner {
   readonly permissions: PluginPermissions;
-  #worker: Worker | null = null;
+  #worker: JailedWorker | null = null;
+  /** Exits of terminated jails not yet complete. */
+  readonly #exits = new Set<Promise<void>>();
   #tail: Promise<unknown> = Promise.resolve();
   #pending: Pending | null = null;
   #ready: Promise<void> | null = null;
@@ -242,6 +248,11 @@ class PluginRunner implements Runner {
 
   get alive(): boolean {
     return this.#worker !== null;
+  }
+
+  /** The running jail's process id, if any. */
+  get pid(): number | null {
+    return this.#worker?.pid ?? null;
   }
 
   timeoutFor(hook: HookName): number {
@@ -284,12 +295,13 @@ class PluginRunner implements Runner {
     ]);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true;
     this.#readySettle?.reject(Object.assign(new Error("plugin host closed"), { failure: "closed" as const }));
     this.#readySettle = null;
     this.#finish({ ok: false, failure: "closed", message: "plugin host closed", ms: 0 });
     this.#kill(null);
+    await Promise.all(this.#exits);
   }
 
   async #run(
@@ -347,7 +359,7 @@ class PluginRunner implements Runner {
   /** The running worker once it answered `ready`, starting one if needed. */
   async #started(
     limitMs: number,
-  ): Promise<{ ok: true; worker: Worker } | { ok: false; failure: CallFailure; message: string }> {
+  ): Promise<{ ok: true; worker: JailedWorker } | { ok: false; failure: CallFailure; message: string }> {
     const w = this.#ensureWorker();
     if (this.implemented !== null) return { ok: true, worker: w };
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -393,29 +405,24 @@ class PluginRunner implements Runner {
     return p;
   }
 
-  #ensureWorker(): Worker {
+  #ensureWorker(): JailedWorker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(this.spec.module, {
-      type: "module",
-      name: `plugin:${this.spec.name}`,
-      deno: { permissions: workerPermissions(this.permissions) },
-    } as WorkerOptions);
+    const w: JailedWorker = new JailedWorker(
+      { name: this.spec.name, module: this.spec.module, permissions: this.permissions },
+      { message: (m) => this.#onMessage(w, m), crash: (message) => this.#onCrash(w, message) },
+    );
     this.starts++;
     this.implemented = null;
     this.#ready = new Promise<void>((resolve, reject) => (this.#readySettle = { resolve, reject }));
     this.#ready.catch(() => {}); // observed by #started; a crash with no call waiting is only logged
-    w.onmessage = (e: MessageEvent<WorkerMessage>) => this.#onMessage(w, e.data);
-    w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#onCrash(w, e.message || String(e.error));
-    };
-    w.onmessageerror = () => this.#onCrash(w, "unreadable message from worker");
     w.postMessage({ type: "init", name: this.spec.name, config: this.spec.config } satisfies HostMessage);
     this.#worker = w;
+    this.#exits.add(w.exited);
+    void w.exited.then(() => this.#exits.delete(w.exited));
     return w;
   }
 
-  #onMessage(w: Worker, m: WorkerMessage): void {
+  #onMessage(w: JailedWorker, m: WorkerMessage): void {
     if (w !== this.#worker) return;
     switch (m.type) {
       case "ready":
@@ -460,7 +467,7 @@ class PluginRunner implements Runner {
     }
   }
 
-  #onCrash(w: Worker, message: string, permission = isPermissionError(message)): void {
+  #onCrash(w: JailedWorker, message: string, permission = isPermissionError(message)): void {
     if (w !== this.#worker) return;
     const hook = this.#pending?.hook ?? null;
     this.host.log(
@@ -548,6 +555,12 @@ export class PluginHost {
   /** Is the plugin's worker currently running (false before its first call and after a termination)? */
   isRunning(plugin: string): boolean {
     return this.#runners.get(plugin)?.alive ?? false;
+  }
+
+  /** Process id of the plugin's running jail (null when none runs or for a built-in). */
+  workerPid(plugin: string): number | null {
+    const r = this.#runners.get(plugin);
+    return r instanceof PluginRunner ? r.pid : null;
   }
 
   /** Worker lifecycle counts of one plugin. */
@@ -691,9 +704,9 @@ export class PluginHost {
     return true;
   }
 
-  /** Terminate all workers; queued and running calls end as `closed`. */
-  close(): void {
-    for (const r of this.#runners.values()) r.close();
+  /** Terminate all workers; queued and running calls end as `closed`. Resolves once their processes are gone. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#runners.values()].map((r) => r.close()));
   }
 }
 

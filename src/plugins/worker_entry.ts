@@ -18,6 +18,31 @@ interface WorkerScope {
   onmessage: ((e: MessageEvent<HostMessage>) => void) | null;
 }
 
+/**
+ * In a plugin jail the process's stdout carries the protocol's frames (jail.ts), so the plugin's console output
+ * becomes log messages: the agent logs them as the plugin's, with its name. Done when this module is
+ * evaluated, before the plugin's own module body runs.
+ */
+if ("WorkerGlobalScope" in globalThis) {
+  const text = (args: unknown[]) => args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" ");
+  const to = (level: LogLevel) => (...args: unknown[]) =>
+    (globalThis as unknown as WorkerScope).postMessage({
+      type: "log",
+      id: null,
+      level,
+      msg: text(args),
+      fields: {},
+    });
+  Object.assign(console, {
+    log: to("info"),
+    info: to("info"),
+    debug: to("debug"),
+    trace: to("debug"),
+    warn: to("warn"),
+    error: to("error"),
+  });
+}
+
 /** Keep log fields cloneable: anything structured clone cannot carry is turned into text. */
 function cloneable(fields: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!fields) return {};

@@ -158,7 +158,7 @@ Deno.test({
         logger.lines.some((l) => l.fields.plugin === "postgresql.wal_e" && l.msg === "running command"),
       );
     } finally {
-      host.close();
+      await host.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
@@ -170,7 +170,10 @@ Deno.test("permissions: the agent may run each method's executable and load the 
     const perms = computePermissions(config, { configPath: path, env: { PATH: "/usr/bin:/bin" }, uid: 0 });
     await addPluginPermissions(perms, config, path);
     const run = perms.list("run");
-    for (const exe of [script, "/usr/bin/pgbackrest"]) assert.ok(run.includes(exe), `run ${exe}: ${run}`);
+    // The tools, and this Deno for the plugin jails the workers run in.
+    for (const exe of [script, "/usr/bin/pgbackrest", Deno.execPath()]) {
+      assert.ok(run.includes(exe), `run ${exe}: ${run}`);
+    }
     const read = perms.list("read");
     for (const p of [`${ROOT}/src`, `${ROOT}/plugins`, "/usr/bin/pgbackrest", script]) {
       assert.ok(read.some((r) => p === r || p.startsWith(r + "/")), `read ${p}: ${read}`);

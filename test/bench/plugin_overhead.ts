@@ -40,7 +40,7 @@ export async function benchPluginOverhead(
     const median = times[Math.floor(times.length / 2)]!;
     return { name: "plugin_hook_round_trip_median", value: Math.round(median * 1000), unit: "us" };
   } finally {
-    host.close();
+    await host.close();
   }
 }
 

@@ -17,6 +17,9 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
   try {
     return await fn();
+  } catch (e) {
+    // Say which step failed: the member lost and the call are the whole diagnosis.
+    throw new Error(`${what} failed after ${Date.now() - t0} ms`, { cause: e });
   } finally {
     const ms = Date.now() - t0;
     assert.ok(ms <= BOUND_MS, `${what} took ${ms} ms (retry_timeout ${timings.retryTimeoutS} s)`);

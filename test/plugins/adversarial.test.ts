@@ -55,13 +55,36 @@ Deno.test("a plugin without permissions is denied file, process, socket and env 
     const denied = host.counters().find((c) => c.hook === "onRoleChange" && c.outcome === "permission");
     assert.equal(denied?.count, 4);
   } finally {
-    host.close();
+    await host.close();
     Deno.env.delete(envVar);
     listener.close();
     await accepting.catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** CPU time (user + system) of this process so far, ms. */
+function processCpuMs(): number {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+}
+
+function processExists(pid: number): boolean {
+  try {
+    // Gone, or a zombie not yet reaped (state Z): either way nothing of it runs.
+    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 Deno.test("a hook that spins forever is cut at its timeout and its worker replaced by a fresh one", async () => {
   const logger = collectingLogger();
@@ -73,12 +96,24 @@ Deno.test("a hook that spins forever is cut at its timeout and its worker replac
       (await host.call("adversary", "onLeaderChange", { ...baseContext(), old: null, new: "a" })).ok,
       true,
     );
+    const jail = host.workerPid("adversary");
+    assert.ok(jail !== null && processExists(jail), "the worker runs in its own process");
     const t0 = performance.now();
     const out = await host.call("adversary", "onRoleChange", roleChange("hang"));
     const took = performance.now() - t0;
     assert.equal(!out.ok && out.failure, "timeout");
     assert.ok(took >= 290 && took < 300 + 250, `returned after ${took} ms`);
     assert.equal(host.isRunning("adversary"), false);
+    // Really stopped: Deno's Worker.terminate() leaves a spinning thread running (denoland/deno#35657), which
+    // would show as CPU time of this process; the jail's process is gone.
+    const cpu0 = processCpuMs();
+    await new Promise((r) => setTimeout(r, 1000));
+    const spent = processCpuMs() - cpu0;
+    assert.ok(
+      spent < 500,
+      `this process used ${spent} ms of CPU in 1 s after the cut: something still spins`,
+    );
+    await waitUntil(() => !processExists(jail), 5000, `jail process ${jail} gone`);
     assert.ok(logger.lines.some((l) => /timed out/.test(l.msg) && l.fields.plugin === "adversary"));
     // A spinning worker could not answer; a fresh one can, and has served exactly this one call.
     const next = await host.call("adversary", "afterPromote", { ...baseContext(), oldLeader: null });
@@ -87,7 +122,7 @@ Deno.test("a hook that spins forever is cut at its timeout and its worker replac
     assert.equal(served?.fields.served, 1);
     assert.deepEqual(host.workerStats("adversary"), { starts: 2, terminations: 1, denials: 0 });
   } finally {
-    host.close();
+    await host.close();
   }
 });
 
@@ -106,7 +141,7 @@ Deno.test("a throwing hook yields a failure result and a log line, and later cal
       true,
     );
   } finally {
-    host.close();
+    await host.close();
   }
 });
 
@@ -121,7 +156,7 @@ Deno.test("beforePromote can veto with a reason; the veto is logged and remember
     const yes = await host.veto("beforePromote", { ...baseContext({ lsn: 500 }), oldLeader: "node2" }, 2000);
     assert.deepEqual(yes, { vetoed: false });
   } finally {
-    host.close();
+    await host.close();
   }
 });
 
@@ -149,7 +184,7 @@ Deno.test("a failed or hanging before-hook does not veto unless configured to", 
     assert.equal(res2.by, "strict");
     await hang2;
   } finally {
-    host.close();
-    strictHost.close();
+    await host.close();
+    await strictHost.close();
   }
 });

@@ -69,7 +69,7 @@ Deno.test("events are delivered to each plugin in emit order, once per key", asy
     }
     assert.equal(host.counters().find((c) => c.plugin === "a" && c.outcome === "ok")?.count, 9);
   } finally {
-    host.close();
+    await host.close();
   }
 });
 
@@ -92,7 +92,7 @@ Deno.test("a worker that fails to load is a crash outcome; close ends queued cal
   const first = host.call("slow", "onStart", baseContext({ lsn: 2000 }));
   const second = host.call("slow", "onStop", baseContext());
   await new Promise((r) => setTimeout(r, 300));
-  host.close();
+  await host.close();
   assert.equal((await first).ok, false);
   assert.equal(!(await second).ok && (await second as { failure: string }).failure, "closed");
   assert.deepEqual(records.map((r) => [r.plugin, r.hook, r.outcome]), [
@@ -138,7 +138,7 @@ Deno.test("hook outcomes feed the agent's pgwarden_plugin_hook_* metrics", async
     await host.call("m", "onStart", baseContext());
     await host.call("m", "onStart", baseContext({ lsn: 2000 }), { timeoutMs: 100 });
   } finally {
-    host.close();
+    await host.close();
   }
   const text = await m.registry.metrics();
   assert.match(text, /pgwarden_plugin_hook_duration_seconds_count\{plugin="m",hook="onStart"\} 2/);
@@ -164,6 +164,6 @@ Deno.test("a worker that never finishes loading is cut at the start timeout, not
     assert.equal(host.isRunning("stuck"), false);
     assert.ok(logger.lines.some((l) => l.fields.plugin === "stuck" && /did not start/.test(l.msg)));
   } finally {
-    host.close();
+    await host.close();
   }
 });
