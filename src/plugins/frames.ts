@@ -26,34 +26,58 @@ export function encodeFrame(value: unknown): Uint8Array {
 
 /** Splits a byte stream into decoded values; throws `FrameError` at the first byte that is not a frame. */
 export class FrameDecoder {
-  #buf = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  /** Length of the frame being received, once its header is in. */
+  #need: number | null = null;
 
   push(chunk: Uint8Array): unknown[] {
-    const merged = new Uint8Array(this.#buf.length + chunk.length);
-    merged.set(this.#buf, 0);
-    merged.set(chunk, this.#buf.length);
-    const values: unknown[] = [];
-    let at = 0;
-    while (merged.length - at >= HEADER) {
-      for (let i = 0; i < MAGIC.length; i++) {
-        if (merged[at + i] !== MAGIC[i]) {
-          const text = new TextDecoder().decode(merged.subarray(at, at + 80)).replace(/\s+/g, " ");
-          throw new FrameError(`unexpected output instead of a frame: ${JSON.stringify(text)}`);
-        }
-      }
-      const len = new DataView(merged.buffer, merged.byteOffset + at + 4, 4).getUint32(0);
-      if (len > MAX_FRAME_BYTES) throw new FrameError(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`);
-      if (merged.length - at < HEADER + len) break;
-      values.push(deserialize(merged.subarray(at + HEADER, at + HEADER + len)));
-      at += HEADER + len;
+    if (chunk.length) {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
     }
-    this.#buf = merged.slice(at);
+    const values: unknown[] = [];
+    for (;;) {
+      if (this.#need === null) {
+        if (this.#size < HEADER) break;
+        const head = this.#flat();
+        for (let i = 0; i < MAGIC.length; i++) {
+          if (head[i] !== MAGIC[i]) {
+            const text = new TextDecoder().decode(head.subarray(0, 80)).replace(/\s+/g, " ");
+            throw new FrameError(`unexpected output instead of a frame: ${JSON.stringify(text)}`);
+          }
+        }
+        const len = new DataView(head.buffer, head.byteOffset + 4, 4).getUint32(0);
+        if (len > MAX_FRAME_BYTES) throw new FrameError(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`);
+        this.#need = HEADER + len;
+      }
+      // Chunks are only joined once a whole frame is in: a large frame in many pieces costs linear time.
+      if (this.#size < this.#need) break;
+      const buf = this.#flat();
+      values.push(deserialize(buf.subarray(HEADER, this.#need)));
+      this.#chunks = this.#need < buf.length ? [buf.subarray(this.#need)] : [];
+      this.#size -= this.#need;
+      this.#need = null;
+    }
     return values;
   }
 
   /** Bytes of an unfinished frame (non-zero at end of stream means the writer died mid-frame). */
   get pending(): number {
-    return this.#buf.length;
+    return this.#size;
+  }
+
+  #flat(): Uint8Array {
+    if (this.#chunks.length > 1) {
+      const all = new Uint8Array(this.#size);
+      let at = 0;
+      for (const c of this.#chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+      this.#chunks = [all];
+    }
+    return this.#chunks[0]!;
   }
 }
 

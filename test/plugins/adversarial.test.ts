@@ -188,3 +188,29 @@ Deno.test("a failed or hanging before-hook does not veto unless configured to", 
     await strictHost.close();
   }
 });
+
+Deno.test("console output becomes the plugin's log lines; raw bytes on stdout are a crash, not a garbled call", async () => {
+  const logger = collectingLogger();
+  const host = new PluginHost([adversary({ file: "/x", port: 1, envVar: "X" })], { logger });
+  try {
+    assert.equal((await host.call("adversary", "onRoleChange", roleChange("console"))).ok, true);
+    const info = logger.lines.find((l) => l.msg.startsWith("plain console output"));
+    assert.equal(info?.level, "info");
+    assert.equal(info?.fields.plugin, "adversary");
+    assert.match(info!.msg, /n: 1/);
+    assert.equal(logger.lines.find((l) => l.msg === "to stderr")?.level, "error");
+
+    const out = await host.call("adversary", "onRoleChange", roleChange("stdout"));
+    assert.equal(!out.ok && out.failure, "crashed");
+    assert.match(!out.ok ? out.message : "", /raw bytes on stdout/);
+    assert.equal(host.isRunning("adversary"), false);
+    // A fresh worker serves the next call.
+    assert.equal(
+      (await host.call("adversary", "onLeaderChange", { ...baseContext(), old: "a", new: "b" })).ok,
+      true,
+    );
+    assert.deepEqual(host.workerStats("adversary"), { starts: 2, terminations: 1, denials: 0 });
+  } finally {
+    await host.close();
+  }
+});
