@@ -103,14 +103,15 @@ export class JailedWorker {
     this.#writes = this.#writes.then(() => writer.write(frame)).catch(() => {});
   }
 
-  /** Kill the process (and with it the Worker); no event is delivered afterwards. */
-  terminate(): void {
-    if (this.#ended) return;
+  /** Kill the process (and with it the Worker); no event is delivered afterwards. False if already ended. */
+  terminate(): boolean {
+    if (this.#ended) return false;
     this.#ended = true;
     try {
       this.#child?.kill("SIGKILL");
     } catch { /* already exited */ }
     this.#stdin?.close().catch(() => {});
+    return true;
   }
 
   async #read(child: Deno.ChildProcess): Promise<void> {
@@ -121,9 +122,6 @@ export class JailedWorker {
       }
     } catch (e) {
       this.#crash(`plugin process broke the protocol: ${e instanceof Error ? e.message : String(e)}`);
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
       await child.stdout.cancel().catch(() => {});
     }
   }
@@ -136,12 +134,6 @@ export class JailedWorker {
   }
 
   #crash(message: string): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    try {
-      this.#child?.kill("SIGKILL");
-    } catch { /* already exited */ }
-    this.#stdin?.close().catch(() => {});
-    this.events.crash(message);
+    if (this.terminate()) this.events.crash(message);
   }
 }
