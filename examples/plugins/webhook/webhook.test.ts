@@ -39,7 +39,7 @@ Deno.test("the webhook plugin posts role changes, and only to its own URL", asyn
     assert.equal(r?.outcome.ok, false);
     assert.ok(logger.lines.some((l) => l.fields.plugin === "webhook" && /hook failed/.test(l.msg)));
   } finally {
-    host.close();
+    await host.close();
     await server.shutdown();
   }
 });
