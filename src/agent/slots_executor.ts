@@ -61,7 +61,8 @@ export class SlotsExecutor {
     opts: { standbyCluster: boolean; myLsn: number },
   ): Promise<Record<string, number> | null> {
     const { pg, name } = this.deps;
-    const members = memberSlotsFor(c, name);
+    // As the leader, also in the cycle that acquired the lock (whose snapshot has no leader yet).
+    const members = memberSlotsFor(c, name, name);
     if (!pg.slotStates) {
       await pg.syncReplicationSlots(members);
       return null;

@@ -115,7 +115,9 @@ export function planSlots(input: {
   const perm = permanentSlots(input.dynamic, { standbyCluster: input.standbyCluster, nofailoverReplica })
     .slots
     .filter((s) => s.name !== mine);
-  const physical = new Set(memberSlotsFor(c, me));
+  // The primary holds slots for the members that stream from the leader, which it is by role even in the
+  // cycle that took the lock (that cycle's snapshot still has no leader).
+  const physical = new Set(memberSlotsFor(c, me, role === "primary" ? me : c.leader?.name ?? null));
   for (const s of perm) if (s.type === "physical") physical.add(s.name);
   if (role === "primary") { for (const n of input.retain ?? []) if (n !== mine) physical.add(n); }
   const logical = perm.filter((s) => s.type === "logical");

@@ -7,18 +7,30 @@
 import type { ClusterSnapshot, Member } from "../dcs/types.ts";
 import { findMember, memberTags, slotNameFor } from "./members.ts";
 
-/** Name of the member `m` streams from, or null (nostream, or no leader to follow). */
-export function streamsFrom(c: ClusterSnapshot, m: Member): string | null {
+/**
+ * Name of the member `m` streams from, or null (nostream, or no leader to follow). `leader` overrides the
+ * snapshot's: a node acting as leader counts as the leader although the snapshot it read (taken before it
+ * acquired the lock, in its promotion cycle) has none (Patroni decides by role too).
+ */
+export function streamsFrom(
+  c: ClusterSnapshot,
+  m: Member,
+  leader: string | null = c.leader?.name ?? null,
+): string | null {
   const t = memberTags(m);
   if (t.nostream) return null;
   if (t.replicatefrom && t.replicatefrom !== m.name && findMember(c, t.replicatefrom)) return t.replicatefrom;
-  return c.leader?.name ?? null;
+  return leader;
 }
 
-/** Slot names `me` should hold for the members streaming from it, sorted. */
-export function memberSlotsFor(c: ClusterSnapshot, me: string): string[] {
+/** Slot names `me` should hold for the members streaming from it, sorted (`leader`: as in streamsFrom). */
+export function memberSlotsFor(
+  c: ClusterSnapshot,
+  me: string,
+  leader: string | null = c.leader?.name ?? null,
+): string[] {
   return c.members
-    .filter((m) => m.name !== me && streamsFrom(c, m) === me)
+    .filter((m) => m.name !== me && streamsFrom(c, m, leader) === me)
     .map((m) => slotNameFor(m.name))
     .sort();
 }

@@ -62,6 +62,26 @@ Deno.test("planSlots (primary): member + permanent physical slots, permanent log
   assertEquals(p.copy, []);
 });
 
+Deno.test("planSlots (primary) in the cycle that took the lock: the members' slot copies are kept, not dropped", () => {
+  // The snapshot was read before the lock was acquired: no leader in it. node2 and node3 have not reconnected
+  // yet, so their slots (copies kept while this node was a replica) are inactive: dropping them here would
+  // give up the WAL they hold for exactly this failover.
+  const before = cluster({
+    members: [member("node1"), member("node2"), member("node3", { tags: { replicatefrom: "node2" } })],
+  });
+  const p = planSlots({
+    c: before,
+    me: "node1",
+    role: "primary",
+    tags: {},
+    dynamic: dyn({}),
+    standbyCluster: false,
+    existing: [slot("node2"), slot("node3")],
+  });
+  // node3 cascades from node2 (which holds its slot), as Patroni decides for a primary.
+  assertEquals(p.physical, ["node2"]);
+});
+
 Deno.test("planSlots (replica): copies of the leader's slots and its own, advanced forward only; logical copied", () => {
   const existing = [
     slot("node3", { lsn: 350 }),
