@@ -43,16 +43,26 @@ async function startEtcd(): Promise<Deno.ChildProcess | null> {
     return null;
   }
   await Deno.mkdir(`${DATA}/etcd`, { recursive: true });
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--name=demo",
-      `--data-dir=${DATA}/etcd`,
-      `--listen-client-urls=http://${ETCD}`,
-      `--advertise-client-urls=http://${ETCD}`,
-      "--listen-peer-urls=http://127.0.0.1:2380",
-      "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-      "--initial-cluster=demo=http://127.0.0.1:2380",
-    ],
+  const args = [
+    "--name=demo",
+    `--data-dir=${DATA}/etcd`,
+    `--listen-client-urls=http://${ETCD}`,
+    `--advertise-client-urls=http://${ETCD}`,
+    "--listen-peer-urls=http://127.0.0.1:2380",
+    "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+    "--initial-cluster=demo=http://127.0.0.1:2380",
+  ];
+  // In its own session: Ctrl-C signals the terminal's whole process group, and etcd must outlive the agents,
+  // which release the leader key on their way out (the demo stops etcd after them).
+  const setsid = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  const child = new Deno.Command(setsid ?? "etcd", {
+    args: setsid ? ["etcd", ...args] : args,
     stdout: "null",
     stderr: "null",
   }).spawn();
