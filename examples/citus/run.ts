@@ -12,43 +12,18 @@
 import postgres from "postgres";
 import { apiPort, DATABASE, pgPort } from "./common.ts";
 import { citusLibraryPaths } from "../../src/citus/library.ts";
+import { startLocalEtcd } from "../../src/demo/local_etcd.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DATA = `${ROOT}data/citus`;
-const ETCD = "127.0.0.1:2379";
 const GROUPS = [0, 1, 2];
 const NODES = GROUPS.flatMap((g) => [1, 2].map((i) => ({ g, i, name: `g${g}n${i}` })));
 const args = new Set(Deno.args);
 const say = (s: string) => console.log(`citus example: ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function etcdHealthy(): Promise<boolean> {
-  try {
-    const r = await fetch(`http://${ETCD}/health`, { signal: AbortSignal.timeout(1000) });
-    return String((await r.json()).health) === "true";
-  } catch {
-    return false;
-  }
-}
-
 async function startEtcd(): Promise<Deno.ChildProcess | null> {
-  if (await etcdHealthy()) return null;
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--name=citus-example",
-      `--data-dir=${DATA}/etcd`,
-      `--listen-client-urls=http://${ETCD}`,
-      `--advertise-client-urls=http://${ETCD}`,
-      "--listen-peer-urls=http://127.0.0.1:2380",
-      "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-      "--initial-cluster=citus-example=http://127.0.0.1:2380",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 100 && !(await etcdHealthy()); i++) await sleep(100);
-  if (!(await etcdHealthy())) throw new Error(`etcd did not become healthy at ${ETCD}`);
-  return child;
+  return await startLocalEtcd("citus-example", `${DATA}/etcd`);
 }
 
 /** The member of `group` that leads it and runs, from any member's /cluster. */

@@ -3,11 +3,11 @@
  * agents from config/demo/node{1,2,3}.ts, waits for one primary and two streaming replicas, prints the cluster
  * and connection strings, and stops everything on Ctrl-C. Data lives under ./data and is reused next time.
  */
+import { LOCAL_ETCD as ETCD, startLocalEtcd } from "./local_etcd.ts";
 import { DEMO_PREREQS, ensurePrereqs } from "./prereqs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DATA = `${ROOT}data`;
-const ETCD = "127.0.0.1:2379";
 const NODES = [
   { name: "node1", api: "127.0.0.1:8008", pg: 5432 },
   { name: "node2", api: "127.0.0.1:8009", pg: 5433 },
@@ -15,16 +15,6 @@ const NODES = [
 ];
 
 const say = (s: string) => console.log(`demo: ${s}`);
-
-async function etcdHealthy(): Promise<boolean> {
-  try {
-    const r = await fetch(`http://${ETCD}/health`, { signal: AbortSignal.timeout(1000) });
-    const body = await r.json();
-    return body.health === "true" || body.health === true;
-  } catch {
-    return false;
-  }
-}
 
 async function pipeWithPrefix(stream: ReadableStream<Uint8Array>, prefix: string) {
   const dec = new TextDecoderStream();
@@ -38,37 +28,8 @@ async function pipeWithPrefix(stream: ReadableStream<Uint8Array>, prefix: string
 }
 
 async function startEtcd(): Promise<Deno.ChildProcess | null> {
-  if (await etcdHealthy()) {
-    say(`using the etcd already answering at ${ETCD}`);
-    return null;
-  }
-  await Deno.mkdir(`${DATA}/etcd`, { recursive: true });
-  const args = [
-    "--name=demo",
-    `--data-dir=${DATA}/etcd`,
-    `--listen-client-urls=http://${ETCD}`,
-    `--advertise-client-urls=http://${ETCD}`,
-    "--listen-peer-urls=http://127.0.0.1:2380",
-    "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-    "--initial-cluster=demo=http://127.0.0.1:2380",
-  ];
-  // In its own session: Ctrl-C signals the terminal's whole process group, and etcd must outlive the agents,
-  // which release the leader key on their way out (the demo stops etcd after them).
-  const setsid = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
-  const child = new Deno.Command(setsid ?? "etcd", {
-    args: setsid ? ["etcd", ...args] : args,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 100 && !(await etcdHealthy()); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await etcdHealthy())) throw new Error(`etcd did not become healthy at ${ETCD}`);
-  say(`etcd started at ${ETCD} (data in data/etcd)`);
+  const child = await startLocalEtcd("demo", `${DATA}/etcd`);
+  say(child ? `etcd started at ${ETCD} (data in data/etcd)` : `using the etcd already answering at ${ETCD}`);
   return child;
 }
 
