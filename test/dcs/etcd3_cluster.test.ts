@@ -80,6 +80,10 @@ Deno.test({
         } finally {
           m.resume();
         }
+        // Back in the cluster before the next member is lost: a member resumed after seconds of silence has to
+        // reconnect and catch up, and losing another one meanwhile would be losing two of three (no quorum).
+        // Its health check is a linearizable read, so healthy means caught up.
+        await m.waitHealthy();
       }
 
       // Quorum lost: fail closed, in time.

@@ -32,6 +32,8 @@ export interface EtcdNode {
   pause(): void;
   /** SIGCONT after `pause()`. */
   resume(): void;
+  /** Until the member answers its health check (a linearizable read: it has a leader and has caught up). */
+  waitHealthy(): Promise<void>;
   /** Start again after `shutdown()`/`kill()` with the same ports and data; waits until healthy. */
   start(): Promise<void>;
   /** Kill (if running) and start again. */
