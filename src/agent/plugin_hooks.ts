@@ -68,6 +68,8 @@ export async function createAgentHooks(
       },
     },
   });
+  // A plugin process takes a few hundred ms to start: not inside the first promotion's veto deadline.
+  host.prestart();
   const base = (c: HookContext): HookContextData => ({
     scope: c.scope,
     name: c.name,

@@ -250,6 +250,11 @@ class PluginRunner implements Runner {
     return this.#worker !== null;
   }
 
+  /** Start the worker now instead of at the first call (no effect when running or closed). */
+  prestart(): void {
+    if (!this.#closed) this.#ensureWorker();
+  }
+
   /** The running jail's process id, if any. */
   get pid(): number | null {
     return this.#worker?.pid ?? null;
@@ -550,6 +555,16 @@ export class PluginHost {
   /** Effective permissions of one plugin's worker. */
   permissionsOf(plugin: string): PluginPermissions | undefined {
     return this.#runners.get(plugin)?.permissions;
+  }
+
+  /**
+   * Start the workers of plugins implementing any of `hooks` now (default: the veto hooks), so the first
+   * promotion or demotion does not wait for a plugin process to start inside its veto deadline.
+   */
+  prestart(hooks: readonly HookName[] = VETO_HOOKS): void {
+    for (const r of this.#runners.values()) {
+      if (r instanceof PluginRunner && r.spec.hooks.some((h) => hooks.includes(h))) r.prestart();
+    }
   }
 
   /** Is the plugin's worker currently running (false before its first call and after a termination)? */

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { PluginHost } from "../../src/plugins/host.ts";
 import { adversary } from "./fixtures/adversarial.ts";
+import { recorder } from "./fixtures/recorder.ts";
 import { baseContext, collectingLogger } from "./fixtures/context.ts";
 
 const roleChange = (reason: string) => ({
@@ -210,6 +211,24 @@ Deno.test("console output becomes the plugin's log lines; raw bytes on stdout ar
       true,
     );
     assert.deepEqual(host.workerStats("adversary"), { starts: 2, terminations: 1, denials: 0 });
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("prestart starts the processes of plugins with veto hooks only; a veto then needs no start-up", async () => {
+  const vetoing = adversary({ file: "/x", port: 1, envVar: "X" }, { name: "vetoing" });
+  const other = recorder({}, { name: "other" });
+  const host = new PluginHost([vetoing, other], { logger: collectingLogger() });
+  try {
+    host.prestart();
+    assert.equal(host.isRunning("vetoing"), true);
+    assert.equal(host.isRunning("other"), false, "no veto hook: started at its first call");
+    const pid = host.workerPid("vetoing");
+    const no = await host.veto("beforePromote", { ...baseContext({ lsn: 5 }), oldLeader: null }, 2000);
+    assert.equal(no.vetoed, true);
+    assert.equal(host.workerPid("vetoing"), pid, "the veto ran in the prestarted process");
+    assert.deepEqual(host.workerStats("vetoing"), { starts: 1, terminations: 0, denials: 0 });
   } finally {
     await host.close();
   }
