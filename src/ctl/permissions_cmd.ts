@@ -8,11 +8,10 @@ import { type Env, readPatroniEnv } from "../config/env.ts";
 import { type AgentPermissions, computePermissions } from "../config/permissions.ts";
 import type { Config } from "../config/schema.ts";
 import { planMethods } from "../agent/method_plugins.ts";
-import { pluginPermissions } from "../plugins/permissions.ts";
+import { moduleGraphReads, pluginPermissions } from "../plugins/permissions.ts";
 import { resolvePlugins } from "../plugins/resolve.ts";
 import { PERMISSION_KINDS } from "../plugins/types.ts";
 import { dirname, resolve } from "node:path";
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { exitOnConfigError } from "./config_errors.ts";
 
 /** The agent inherits this process's environment: read what the computation looks at, where permitted. */
@@ -41,14 +40,8 @@ export async function addPluginPermissions(
   perms.add("read", ...(union.run ?? []).filter((r) => r.startsWith("/")));
   // Each plugin's Worker runs in a `deno run` child process of this same Deno (src/plugins/jail.ts).
   perms.add("run", Deno.execPath());
-  // A worker loads its module graph with the agent's read permission: pgwarden's own sources (worker_entry,
-  // mod.ts, first-party plugins) and each plugin's directory.
-  const root = fromFileUrl(new URL("../../", import.meta.url));
-  perms.add("read", resolve(root, "src"), resolve(root, "mod.ts"), resolve(root, "plugins"));
-  for (const s of specs) {
-    const url = new URL(String(s.module));
-    if (url.protocol === "file:") perms.add("read", dirname(fromFileUrl(url)));
-  }
+  // A worker loads its module graph with the agent's read permission.
+  perms.add("read", ...moduleGraphReads(specs.map((s) => s.module)));
   for (const ref of config.plugins) {
     const mod = (ref as { module?: string }).module;
     if (mod && !mod.includes(":") && mod.includes("/")) {

@@ -3,11 +3,10 @@
  * protocol messages as frames, and kills the process to stop the plugin. Killing a process always works; a
  * Worker's `terminate()` does not stop one spinning on the CPU on current Deno (see jail.ts).
  */
-import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameDecoder } from "./frames.ts";
 import type { JailEvent } from "./jail.ts";
-import { permissionFlags, workerPermissions } from "./permissions.ts";
+import { moduleGraphReads, permissionFlags, workerPermissions } from "./permissions.ts";
 import type { HostMessage, WorkerMessage } from "./protocol.ts";
 import type { PluginPermissions } from "./types.ts";
 
@@ -27,20 +26,15 @@ export interface JailEvents {
   crash(message: string): void;
 }
 
-/** Read access the jail process needs besides the plugin's own: pgwarden's sources and the plugin's module. */
-function moduleReads(module: string | URL): string[] {
-  const reads = ["src", "mod.ts", "plugins", "deno.json", "deno.lock"].map((p) =>
-    fileURLToPath(new URL(p, ROOT))
-  );
-  const url = new URL(String(module));
-  if (url.protocol === "file:") reads.push(dirname(fileURLToPath(url)));
-  return reads;
-}
-
 /** The `deno run` arguments of a jail. */
 export function jailArgs(spec: JailSpec): string[] {
   const perms = spec.permissions;
-  const outer: PluginPermissions = { ...perms, read: [...(perms.read ?? []), ...moduleReads(spec.module)] };
+  // Besides the plugin's own: its module graph, and the config and lock file the process is started with.
+  const extra = [
+    ...moduleGraphReads([spec.module]),
+    ...["deno.json", "deno.lock"].map((p) => fileURLToPath(new URL(p, ROOT))),
+  ];
+  const outer: PluginPermissions = { ...perms, read: [...(perms.read ?? []), ...extra] };
   return [
     "run",
     "--quiet",

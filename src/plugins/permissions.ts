@@ -3,7 +3,24 @@
  * the operator grants; the agent itself must hold the union over all plugins (a worker cannot exceed its
  * parent).
  */
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PERMISSION_KINDS, type PermissionKind, type PluginPermissions, type PluginSpec } from "./types.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/**
+ * What loading a plugin worker's module graph reads: pgwarden's own sources (worker_entry, mod.ts, first-party
+ * plugins) and the directory of each local plugin module. The agent needs it, and so does a plugin's jail.
+ */
+export function moduleGraphReads(modules: (string | URL)[]): string[] {
+  const reads = ["src", "mod.ts", "plugins"].map((p) => fileURLToPath(new URL(p, ROOT)));
+  for (const m of modules) {
+    const url = new URL(String(m));
+    if (url.protocol === "file:") reads.push(dirname(fileURLToPath(url)));
+  }
+  return reads;
+}
 
 /** `host[:port]` (IPv6 in brackets). */
 function splitHostPort(entry: string): { host: string; port: string | null } {

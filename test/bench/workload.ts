@@ -4,6 +4,7 @@
  * (one primary, every replica streaming in pg_stat_replication), and /proc/<pid> readings.
  */
 import type { TestCluster, TestNode } from "../helpers/cluster.ts";
+export { cpuSeconds } from "../helpers/proc.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -111,14 +112,6 @@ export async function waitHealthy(cluster: TestCluster, timeoutMs: number): Prom
     () => healthyPrimary(cluster),
     timeoutMs,
   );
-}
-
-/** utime + stime of `pid` in seconds. */
-export function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields after the command: state is [0], utime is field 14 overall → index 11, stime → 12.
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** Resident set size of `pid` in MiB. */

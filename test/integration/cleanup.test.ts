@@ -4,16 +4,7 @@
  * once: a crashed module left two postmasters running for the rest of the suite).
  */
 import assert from "node:assert/strict";
-
-/** Whether `pid` is gone (a zombie waiting for PID 1 to reap it counts as gone). */
-function gone(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
+import { processGone as gone } from "../helpers/proc.ts";
 
 Deno.test({
   name: "test cluster helper: an uncaught error in the test process leaves no postmaster and no directory",

@@ -7,6 +7,8 @@ import { PluginHost } from "../../src/plugins/host.ts";
 import { adversary } from "./fixtures/adversarial.ts";
 import { recorder } from "./fixtures/recorder.ts";
 import { baseContext, collectingLogger } from "./fixtures/context.ts";
+import { waitFor } from "../helpers/pg.ts";
+import { cpuSeconds, processGone } from "../helpers/proc.ts";
 
 const roleChange = (reason: string) => ({
   ...baseContext({ reason }),
@@ -64,29 +66,6 @@ Deno.test("a plugin without permissions is denied file, process, socket and env 
   }
 });
 
-/** CPU time (user + system) of this process so far, ms. */
-function processCpuMs(): number {
-  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
-}
-
-function processExists(pid: number): boolean {
-  try {
-    // Gone, or a zombie not yet reaped (state Z): either way nothing of it runs.
-    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(ok: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 Deno.test("a hook that spins forever is cut at its timeout and its worker replaced by a fresh one", async () => {
   const logger = collectingLogger();
   const spec = adversary({ file: "/nonexistent", port: 1, envVar: "X" }, { timeouts: { onRoleChange: 300 } });
@@ -98,7 +77,7 @@ Deno.test("a hook that spins forever is cut at its timeout and its worker replac
       true,
     );
     const jail = host.workerPid("adversary");
-    assert.ok(jail !== null && processExists(jail), "the worker runs in its own process");
+    assert.ok(jail !== null && !processGone(jail), "the worker runs in its own process");
     const t0 = performance.now();
     const out = await host.call("adversary", "onRoleChange", roleChange("hang"));
     const took = performance.now() - t0;
@@ -107,14 +86,11 @@ Deno.test("a hook that spins forever is cut at its timeout and its worker replac
     assert.equal(host.isRunning("adversary"), false);
     // Really stopped: Deno's Worker.terminate() leaves a spinning thread running (denoland/deno#35657), which
     // would show as CPU time of this process; the jail's process is gone.
-    const cpu0 = processCpuMs();
+    const cpu0 = cpuSeconds(Deno.pid);
     await new Promise((r) => setTimeout(r, 1000));
-    const spent = processCpuMs() - cpu0;
-    assert.ok(
-      spent < 500,
-      `this process used ${spent} ms of CPU in 1 s after the cut: something still spins`,
-    );
-    await waitUntil(() => !processExists(jail), 5000, `jail process ${jail} gone`);
+    const spent = cpuSeconds(Deno.pid) - cpu0;
+    assert.ok(spent < 0.5, `this process used ${spent} s of CPU in 1 s after the cut: something still spins`);
+    await waitFor(`jail process ${jail} gone`, () => processGone(jail), 5000);
     assert.ok(logger.lines.some((l) => /timed out/.test(l.msg) && l.fields.plugin === "adversary"));
     // A spinning worker could not answer; a fresh one can, and has served exactly this one call.
     const next = await host.call("adversary", "afterPromote", { ...baseContext(), oldLeader: null });
